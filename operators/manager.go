@@ -1,0 +1,17 @@
+package operators
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	estatev1 "github.com/ukhomeoffice/estate/crds/v1alpha1"
+)
+
+// NewScheme returns a scheme with the built-in kinds and the estate kinds.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(estatev1.AddToScheme(s))
+	return s
+}
