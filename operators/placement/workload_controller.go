@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -251,4 +251,3 @@ func requeueOnConflict(err error) (reconcile.Result, error) {
 	}
 	return reconcile.Result{}, err
 }
-
