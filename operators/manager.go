@@ -1,6 +1,7 @@
 package operators
 
 import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -8,10 +9,11 @@ import (
 	estatev1 "github.com/ukhomeoffice/estate/crds/v1alpha1"
 )
 
-// NewScheme returns a scheme with the built-in kinds and the estate kinds.
+// NewScheme returns a scheme with the built-in kinds, CRDs and the estate kinds.
 func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
 	utilruntime.Must(estatev1.AddToScheme(s))
 	return s
 }

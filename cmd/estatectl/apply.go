@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ukhomeoffice/estate/internal/manifest"
+)
+
+// fieldManager owns every field estatectl applies.
+const fieldManager = "estatectl"
+
+func newApplyCommand(g *globalOptions) *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "apply -f DIR",
+		Short: "Validate manifests offline, then server-side apply them all or none",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			set, err := loadManifests(path)
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			return applySet(cmd.Context(), c, set, logr.FromContextOrDiscard(cmd.Context()))
+		},
+	}
+	cmd.Flags().StringVarP(&path, "filename", "f", "", "File or directory of manifests (read recursively).")
+	_ = cmd.MarkFlagRequired("filename")
+	return cmd
+}
+
+// applySet applies the objects in order with server-side apply. Namespaces
+// go first; every other object is then applied as a server-side dry run, and
+// only when all pass is anything else written, so a rejected object never
+// leaves the rest half-applied.
+func applySet(ctx context.Context, c client.Client, set *manifest.Set, log logr.Logger) error {
+	start := time.Now()
+	var rest []manifest.Object
+	for _, obj := range set.Objects {
+		if obj.Object.GetKind() != "Namespace" {
+			rest = append(rest, obj)
+			continue
+		}
+		if err := applyObject(ctx, c, obj, false); err != nil {
+			return err
+		}
+	}
+	for _, obj := range rest {
+		if err := applyObject(ctx, c, obj, true); err != nil {
+			return fmt.Errorf("%w; nothing else was applied", err)
+		}
+	}
+	for _, obj := range rest {
+		if err := applyObject(ctx, c, obj, false); err != nil {
+			return err
+		}
+	}
+	log.Info("Applied manifests", "objects", len(set.Objects), "elapsed", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}
+
+func applyObject(ctx context.Context, c client.Client, obj manifest.Object, dryRun bool) error {
+	u := obj.Object.DeepCopy()
+	u.SetResourceVersion("")
+	opts := []client.ApplyOption{client.FieldOwner(fieldManager), client.ForceOwnership}
+	if dryRun {
+		opts = append(opts, client.DryRunAll)
+	}
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), opts...); err != nil {
+		return fmt.Errorf("%s: %s %s: %w", obj.Source, u.GetKind(), objectName(u.GetNamespace(), u.GetName()), err)
+	}
+	return nil
+}
+
+func objectName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}

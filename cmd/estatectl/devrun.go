@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	estatev1 "github.com/ukhomeoffice/estate/crds/v1alpha1"
+	"github.com/ukhomeoffice/estate/internal/audit"
+	"github.com/ukhomeoffice/estate/internal/printers"
+)
+
+func newDevRunCommand(g *globalOptions) *cobra.Command {
+	var (
+		path    string
+		output  string
+		timeout time.Duration
+		keep    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run -f DIR",
+		Short: "Start a throwaway local control plane, apply manifests, wait for every placement, print them and stop",
+		Long: `run is the one-shot form of dev up: it validates the manifests, starts a
+local control plane in a fresh state directory, applies them, waits with
+progress until every workload has a placement decision, prints the placement
+table and an audit summary, and stops everything it started.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := ctrl.Log.WithName("dev")
+
+			// Validate before starting anything, so bad input costs nothing.
+			set, err := loadManifests(path)
+			if err != nil {
+				return err
+			}
+			log.Info("Validated manifests", "path", path, "sites", len(set.Sites), "workloads", len(set.Workloads))
+
+			runDir, err := os.MkdirTemp("", "estate-run-")
+			if err != nil {
+				return err
+			}
+			stateDir := filepath.Join(runDir, "control-plane")
+			operatorLog, closeLog, err := fileLogger(filepath.Join(runDir, "operator.log"))
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+
+			session, err := startDev(ctx, g.binDir, stateDir, log, operatorLog)
+			if err != nil {
+				return err
+			}
+			runErr := func() error {
+				if err := applySet(ctx, session.client, set, log); err != nil {
+					return err
+				}
+				waitCtx, cancel := context.WithTimeout(ctx, timeout)
+				defer cancel()
+				workloads, err := waitForPlacements(waitCtx, session.client, len(set.Workloads), log)
+				if err != nil {
+					return err
+				}
+				sites, err := listSites(ctx, session.client)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				rows := placementRows(workloads)
+				if err := printers.Print(out, output, placementTable(rows), rows); err != nil {
+					return err
+				}
+				if output == "table" || output == "wide" {
+					fmt.Fprintln(out)
+					return printReport(out, "table", audit.Placement(workloads, sites))
+				}
+				return nil
+			}()
+			stopErr := session.stop(keep)
+			closeLog()
+			if keep {
+				log.Info("Kept the run's files", "dir", runDir)
+			} else if stopErr == nil {
+				stopErr = os.RemoveAll(runDir)
+			}
+			return errors.Join(runErr, stopErr)
+		},
+	}
+	cmd.Flags().StringVarP(&path, "filename", "f", "", "File or directory of manifests (read recursively).")
+	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "Maximum wait for every workload to get a placement decision.")
+	cmd.Flags().BoolVar(&keep, "keep", false, "Keep the state directory (etcd data, logs) after stopping.")
+	_ = cmd.MarkFlagRequired("filename")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+// waitForPlacements polls until every one of want workloads has a Placed
+// condition for its current generation, logging progress as it grows.
+func waitForPlacements(ctx context.Context, c client.Reader, want int, log logr.Logger) ([]estatev1.Workload, error) {
+	last := -1
+	ticker := time.NewTicker(250 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		workloads, err := listWorkloads(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		decided := 0
+		for i := range workloads {
+			cond := meta.FindStatusCondition(workloads[i].Status.Conditions, estatev1.ConditionPlaced)
+			if cond != nil && cond.ObservedGeneration == workloads[i].Generation {
+				decided++
+			}
+		}
+		if decided != last {
+			log.Info("Waiting for placement decisions", "decided", decided, "workloads", want)
+			last = decided
+		}
+		if decided >= want && len(workloads) >= want {
+			return workloads, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("timed out with %d of %d workloads placed: %w; rerun with --keep and read operator.log in the directory it names", decided, want, ctx.Err())
+		case <-ticker.C:
+		}
+	}
+}
+
+// fileLogger sends the operators' logs to a file, so the run's own output
+// stays readable.
+func fileLogger(path string) (logr.Logger, func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return logr.Discard(), func() {}, err
+	}
+	return newFileLogger(f), func() { _ = f.Close() }, nil
+}

@@ -1,0 +1,16 @@
+// Command estatectl is the estate CLI: it runs the local control plane,
+// places manifests offline, explains placement decisions and answers
+// auditors' queries.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	estatev1 "github.com/ukhomeoffice/estate/crds/v1alpha1"
+	"github.com/ukhomeoffice/estate/internal/manifest"
+	"github.com/ukhomeoffice/estate/internal/placement"
+	"github.com/ukhomeoffice/estate/internal/placement/fromapi"
+	"github.com/ukhomeoffice/estate/internal/printers"
+)
+
+// reader is the read half of a client.
+type reader = client.Reader
+
+func newPlanCommand(g *globalOptions) *cobra.Command {
+	var (
+		path   string
+		output string
+		at     string
+	)
+	cmd := &cobra.Command{
+		Use:   "plan -f DIR",
+		Short: "Place manifests offline with the placement engine and print the result",
+		Long: `plan reads HostingSites and Workloads from manifests, validates them against
+the CRD schemas and CEL rules as the API server would, and places every
+workload with the same engine the placement operator uses. No server is
+contacted and nothing is applied.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now, err := parseAt(at)
+			if err != nil {
+				return err
+			}
+			set, err := loadManifests(path)
+			if err != nil {
+				return err
+			}
+			workloads, err := planWorkloads(set, now)
+			if err != nil {
+				return err
+			}
+			rows := placementRows(workloads)
+			return printers.Print(cmd.OutOrStdout(), output, placementTable(rows), rows)
+		},
+	}
+	cmd.Flags().StringVarP(&path, "filename", "f", "", "File or directory of manifests (read recursively).")
+	cmd.Flags().StringVar(&at, "at", "", "Place as of this date (YYYY-MM-DD) instead of today, to see which cloud-first exceptions will have expired.")
+	_ = cmd.MarkFlagRequired("filename")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func parseAt(at string) (time.Time, error) {
+	if at == "" {
+		return time.Now(), nil
+	}
+	t, err := time.Parse(time.DateOnly, at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid --at %q: use the form YYYY-MM-DD", at)
+	}
+	return t, nil
+}
+
+func loadManifests(path string) (*manifest.Set, error) {
+	objs, err := manifest.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return manifest.Decode(objs)
+}
+
+// planWorkloads places every workload in the set and returns the workloads
+// with the decisions written into their status, as the operator would.
+func planWorkloads(set *manifest.Set, now time.Time) ([]estatev1.Workload, error) {
+	inputs := make([]placement.Workload, 0, len(set.Workloads))
+	for i := range set.Workloads {
+		in, err := fromapi.Workload(&set.Workloads[i])
+		if err != nil {
+			return nil, fmt.Errorf("Workload %s: %w", fromapi.Key(&set.Workloads[i]), err)
+		}
+		inputs = append(inputs, in)
+	}
+	decisions := placement.PlaceAll(inputs, fromapi.Sites(set.Sites, ""), now)
+
+	byKey := make(map[string]placement.Decision, len(decisions))
+	for _, d := range decisions {
+		byKey[d.Namespace+"/"+d.Name] = d
+	}
+	out := make([]estatev1.Workload, len(set.Workloads))
+	for i := range set.Workloads {
+		w := set.Workloads[i].DeepCopy()
+		d := byKey[fromapi.Key(w)]
+		w.Status.Placement = fromapi.Placement(d)
+		applyPlannedCondition(w, d)
+		out[i] = *w
+	}
+	return out, nil
+}
+
+func applyPlannedCondition(w *estatev1.Workload, d placement.Decision) {
+	status := metav1.ConditionFalse
+	if d.Site != "" {
+		status = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&w.Status.Conditions, metav1.Condition{
+		Type:    estatev1.ConditionPlaced,
+		Status:  status,
+		Reason:  string(d.Reason),
+		Message: d.Message,
+	})
+}
