@@ -125,8 +125,8 @@ func TestAPIRejectsInvalidSpecs(t *testing.T) {
 			wantField: "spec.exposure", wantText: "set exposure to PSN or Internal",
 		},
 		"secret workload with a flow to the internet": {
-			manifest: validWorkload,
-			spec:     "{classification: SECRET, flows: [{name: out, to: {external: Internet}, ports: [{port: 443}]}]}",
+			manifest:  validWorkload,
+			spec:      "{classification: SECRET, flows: [{name: out, to: {external: Internet}, ports: [{port: 443}]}]}",
 			wantField: "spec.flows", wantText: "cross-domain gateway",
 		},
 		"unknown classification": {
@@ -146,13 +146,13 @@ func TestAPIRejectsInvalidSpecs(t *testing.T) {
 			wantField: "spec.hosting.cloudFirstException.justification", wantText: "at least 20 chars",
 		},
 		"exception expiry not a date": {
-			manifest: validWorkload,
-			spec:     "{hosting: {cloudFirstException: {justification: Mainframe contract runs to 2028, approver: cto, expires: next-year}}}",
+			manifest:  validWorkload,
+			spec:      "{hosting: {cloudFirstException: {justification: Mainframe contract runs to 2028, approver: cto, expires: next-year}}}",
 			wantField: "spec.hosting.cloudFirstException.expires", wantText: "date",
 		},
 		"flow peer with two destinations": {
-			manifest: validWorkload,
-			spec:     "{flows: [{name: db, to: {workload: db, zone: data}, ports: [{port: 5432}]}]}",
+			manifest:  validWorkload,
+			spec:      "{flows: [{name: db, to: {workload: db, zone: data}, ports: [{port: 5432}]}]}",
 			wantField: "spec.flows[0].to", wantText: "set exactly one of workload, zone or external",
 		},
 		"zero workload cpu": {

@@ -33,6 +33,18 @@ if [[ "$want" == "$have" && $missing == 0 ]]; then
   exit 0
 fi
 
+# A machine-wide copy keyed by the inputs lets a fresh clone on a warm machine
+# skip the build; remove ~/.cache/estate/tools to force one.
+shared="${ESTATE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/estate/tools}/$want"
+cached=1
+for b in "${binaries[@]}"; do [[ -x "$shared/$b" ]] || cached=0; done
+if [[ $cached == 1 ]]; then
+  for b in "${binaries[@]}"; do cp "$shared/$b" "$bin/$b"; done
+  echo "$want" > "$bin/.tools-stamp"
+  echo "tools: copied Kubernetes $kube_version binaries from $shared"
+  exit 0
+fi
+
 ldflags=""
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor"
@@ -62,4 +74,6 @@ echo "tools: building controller-gen $controller_gen_version"
 GOBIN="$bin" go install "sigs.k8s.io/controller-tools/cmd/controller-gen@$controller_gen_version"
 
 echo "$want" > "$bin/.tools-stamp"
+mkdir -p "$shared"
+for b in "${binaries[@]}"; do cp "$bin/$b" "$shared/$b.tmp" && mv "$shared/$b.tmp" "$shared/$b"; done
 echo "tools: done"

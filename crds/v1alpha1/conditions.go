@@ -7,8 +7,12 @@ const (
 	// ConditionSiteAvailable is False when the workload's site is cordoned or
 	// being deleted and the workload has not yet moved.
 	ConditionSiteAvailable = "SiteAvailable"
-	// ConditionReady is a HostingSite's readiness to take workloads.
+	// ConditionReady is a HostingSite's readiness to take workloads, and a
+	// Network's address plan being valid and allocated.
 	ConditionReady = "Ready"
+	// ConditionNetworkReady is True when the workload holds its addresses
+	// and every declared flow is compiled into policy.
+	ConditionNetworkReady = "NetworkReady"
 )
 
 // Reasons of the Placed condition, equal to the placement decision's reason.
@@ -29,9 +33,22 @@ const (
 	ReasonDeleting  = "Deleting"
 )
 
+// Reasons of the NetworkReady condition.
+const (
+	ReasonNetworkConfigured  = "NetworkConfigured"
+	ReasonAwaitingPlacement  = "AwaitingPlacement"
+	ReasonNoNetwork          = "NoNetwork"
+	ReasonAddressesExhausted = "AddressesExhausted"
+	ReasonFlowsRejected      = "FlowsRejected"
+	ReasonInvalidNetwork     = "InvalidNetwork"
+)
+
 // Finalizers.
 const (
 	// PlacementFinalizer lets the placement operator release a workload's
 	// reservation, or a site's cordon, before the object goes.
 	PlacementFinalizer = "estate.homeoffice.gov.uk/placement"
+	// NetworkFinalizer lets the network operator release a workload's
+	// address block before the workload goes.
+	NetworkFinalizer = "estate.homeoffice.gov.uk/network"
 )

@@ -79,6 +79,14 @@ type WorkloadSpec struct {
 	// +kubebuilder:default=Internal
 	Exposure Exposure `json:"exposure,omitempty"`
 
+	// ports the workload serves, by name, so that flows can refer to them
+	// and network policy resolves them on the server side.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Ports []ServicePort `json:"ports,omitempty"`
+
 	// flows are the connections the workload opens. Everything else is denied.
 	// +optional
 	// +listType=map
@@ -211,7 +219,31 @@ type FlowPeer struct {
 	External ExternalNetwork `json:"external,omitempty"`
 }
 
-// FlowPort is a port and protocol of a flow.
+// ServicePort is a port a workload serves.
+type ServicePort struct {
+	// name of the port, an IANA service name such as "https".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// protocol is TCP, UDP or SCTP.
+	// +optional
+	// +kubebuilder:default=TCP
+	// +kubebuilder:validation:Enum=TCP;UDP;SCTP
+	Protocol string `json:"protocol,omitempty"`
+
+	// port number the workload listens on.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+}
+
+// FlowPort is a port and protocol of a flow: a number, or the name of a
+// port the destination workload serves.
+// +kubebuilder:validation:XValidation:rule="has(self.port) != has(self.name)",message="set exactly one of port or name"
 type FlowPort struct {
 	// protocol is TCP, UDP or SCTP.
 	// +optional
@@ -220,10 +252,16 @@ type FlowPort struct {
 	Protocol string `json:"protocol,omitempty"`
 
 	// port number on the destination.
-	// +required
+	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
-	Port int32 `json:"port"`
+	Port int32 `json:"port,omitempty"`
+
+	// name of a port the destination workload declares in spec.ports. It
+	// resolves to that workload's number, which may differ from the client's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=15
+	Name string `json:"name,omitempty"`
 }
 
 // WorkloadStatus is the observed state of a workload.
@@ -236,11 +274,46 @@ type WorkloadStatus struct {
 	// +optional
 	Placement *Placement `json:"placement,omitempty"`
 
-	// conditions hold Placed and SiteAvailable.
+	// network is the workload's share of the address plan and the state of
+	// its declared flows.
+	// +optional
+	Network *WorkloadNetwork `json:"network,omitempty"`
+
+	// conditions hold Placed, SiteAvailable and NetworkReady.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// WorkloadNetwork is a workload's addresses and flows.
+type WorkloadNetwork struct {
+	// addresses are the CIDR blocks the workload holds, one per IP family.
+	// +optional
+	// +listType=atomic
+	Addresses []string `json:"addresses,omitempty"`
+
+	// policies names the NetworkPolicy objects compiled for the workload.
+	// +optional
+	// +listType=atomic
+	Policies []string `json:"policies,omitempty"`
+
+	// rejectedFlows lists declared flows that the zone matrix forbids. They
+	// are not enforced as allowed; fix the flow or the zone matrix.
+	// +optional
+	// +listType=map
+	// +listMapKey=flow
+	RejectedFlows []RejectedFlow `json:"rejectedFlows,omitempty"`
+}
+
+// RejectedFlow is a declared flow that was not compiled, and why.
+type RejectedFlow struct {
+	// flow is the name of the flow in spec.flows.
+	Flow string `json:"flow"`
+	// reason is a CamelCase code such as ZoneMatrixForbids or UnknownWorkload.
+	Reason string `json:"reason"`
+	// message explains the rejection and the fix.
+	Message string `json:"message"`
 }
 
 // Placement is where a workload was placed and why.
