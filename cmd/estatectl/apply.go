@@ -39,8 +39,8 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 }
 
 // applySet applies the objects in order with server-side apply. Namespaces
-// go first; every other object is then applied as a server-side dry run, and
-// only when all pass is anything else written, so a rejected object never
+// go first. Every other object is then applied as a server-side dry run, and
+// only when all of them pass is anything written. So a rejected object never
 // leaves the rest half-applied.
 func applySet(ctx context.Context, c client.Client, set *manifest.Set, log logr.Logger) error {
 	start := time.Now()

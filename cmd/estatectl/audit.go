@@ -66,7 +66,7 @@ func printReport(out io.Writer, format string, r audit.PlacementReport) error {
 	}
 	fmt.Fprintln(out)
 	if r.Compliant() {
-		_, err := fmt.Fprintf(out, "No findings: all %d workloads are placed where their classification allows, and every placement below public cloud records why.\n", len(r.Workloads))
+		_, err := fmt.Fprintf(out, "No findings: every placed workload of %d is on a site its classification allows, and every placement below public cloud records why.\n", len(r.Workloads))
 		return err
 	}
 	findings := printers.Table{Columns: []printers.Column{{Name: "Workload"}, {Name: "Rule"}, {Name: "Message"}}}

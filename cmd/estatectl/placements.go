@@ -52,9 +52,9 @@ func placementRows(workloads []estatev1.Workload) []placementRow {
 	return rows
 }
 
-// shortReason is the table's one-line reason: for a workload below public
-// cloud, the filters that removed the sites of each better tier; for an
-// unplaced one, how many sites each filter removed.
+// shortReason returns the table's one-line reason. For a workload below
+// public cloud it names the filters that removed each better tier's sites.
+// For an unplaced workload it counts the sites each filter removed.
 func shortReason(p *estatev1.Placement) string {
 	switch {
 	case p.Site == "" && p.Reason == estatev1.ReasonUnknownSite:

@@ -131,7 +131,7 @@ type ZoneRule struct {
 	// +kubebuilder:validation:MaxItems=32
 	Ports []FlowPort `json:"ports,omitempty"`
 
-	// description says why the rule exists.
+	// description is the reason for the rule.
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
 	Description string `json:"description,omitempty"`
@@ -210,7 +210,7 @@ type Zone struct {
 	// +required
 	TrustLevel TrustLevel `json:"trustLevel"`
 
-	// description says what belongs in the zone.
+	// description of what belongs in the zone.
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
 	Description string `json:"description,omitempty"`

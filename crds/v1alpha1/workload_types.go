@@ -5,7 +5,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// BusinessCapability is what a workload does for the department.
+// BusinessCapability is the department capability a workload serves.
 // +kubebuilder:validation:Enum=Identify;Register;Investigate;Communicate;Decide;Enforce;Fulfil
 type BusinessCapability string
 
@@ -38,8 +38,8 @@ type WorkloadSpec struct {
 	// +required
 	Owner Owner `json:"owner"`
 
-	// businessCapability is what the workload does: Identify, Register,
-	// Investigate, Communicate, Decide, Enforce or Fulfil.
+	// businessCapability is the department capability the workload serves:
+	// Identify, Register, Investigate, Communicate, Decide, Enforce or Fulfil.
 	// +required
 	BusinessCapability BusinessCapability `json:"businessCapability"`
 
@@ -144,7 +144,7 @@ type HostingRequirements struct {
 
 // CloudFirstException is an approved, time-limited exception to cloud first.
 type CloudFirstException struct {
-	// justification says why the workload cannot run on public cloud yet.
+	// justification is the reason the workload cannot run on public cloud yet.
 	// +required
 	// +kubebuilder:validation:MinLength=20
 	// +kubebuilder:validation:MaxLength=1024
@@ -316,7 +316,7 @@ type RejectedFlow struct {
 	Message string `json:"message"`
 }
 
-// Placement is where a workload was placed and why.
+// Placement is the site chosen for a workload, with the reasons.
 type Placement struct {
 	// site is the chosen HostingSite; empty when no site is eligible.
 	// +optional
@@ -360,7 +360,7 @@ type PlacementScore struct {
 	Total int32 `json:"total"`
 }
 
-// SiteOutcome is how one site fared in a placement decision.
+// SiteOutcome is the result for one site in a placement decision.
 type SiteOutcome struct {
 	// site name.
 	Site string `json:"site"`

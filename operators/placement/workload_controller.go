@@ -23,8 +23,8 @@ import (
 	"github.com/ukhomeoffice/estate/internal/placement/fromapi"
 )
 
-// conflictRetry is how soon a reconcile that lost an optimistic-lock race on
-// a HostingSite tries again; by then the cache has usually caught up.
+// conflictRetry is the delay before a reconcile that lost an optimistic-lock
+// race on a HostingSite retries. By then the cache has usually caught up.
 const conflictRetry = 200 * time.Millisecond
 
 // WorkloadReconciler places Workloads.
@@ -34,7 +34,7 @@ type WorkloadReconciler struct {
 	Clock    clock.PassiveClock
 }
 
-// Reconcile reads the workload and the sites, asks the engine for a
+// Reconcile reads the workload and the sites, calls the engine for a
 // decision, moves the workload's reservation to the chosen site and writes
 // the decision to status.
 func (r *WorkloadReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -76,7 +76,8 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	stranded := target == "" && strandedOn(decision, input.CurrentSite)
 	if stranded {
 		// The current site is cordoned or being deleted and nothing else
-		// qualifies: stay there and say so, rather than drop the workload.
+		// qualifies. Keep the workload there and report it in a condition
+		// rather than drop it.
 		target = input.CurrentSite
 	}
 
