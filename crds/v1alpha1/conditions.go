@@ -13,6 +13,9 @@ const (
 	// ConditionNetworkReady is True when the workload holds its addresses
 	// and every declared flow is compiled into policy.
 	ConditionNetworkReady = "NetworkReady"
+	// ConditionProvisioned is True when the site accepted every object of
+	// the workload.
+	ConditionProvisioned = "Provisioned"
 )
 
 // Reasons of the Placed condition, equal to the placement decision's reason.
@@ -43,6 +46,15 @@ const (
 	ReasonInvalidNetwork     = "InvalidNetwork"
 )
 
+// Reasons of the Provisioned condition.
+const (
+	ReasonApplied         = "Applied"
+	ReasonPlanOnly        = "PlanOnly"
+	ReasonSiteUnreachable = "SiteUnreachable"
+	ReasonApplyFailed     = "ApplyFailed"
+	ReasonNoConnection    = "NoConnection"
+)
+
 // Finalizers.
 const (
 	// PlacementFinalizer lets the placement operator release a workload's
@@ -51,4 +63,7 @@ const (
 	// NetworkFinalizer lets the network operator release a workload's
 	// address block before the workload goes.
 	NetworkFinalizer = "estate.homeoffice.gov.uk/network"
+	// ProvisioningFinalizer lets the provisioning operator remove what it
+	// applied to a site before the workload goes.
+	ProvisioningFinalizer = "estate.homeoffice.gov.uk/provisioning"
 )

@@ -87,6 +87,14 @@ type WorkloadSpec struct {
 	// +kubebuilder:validation:MaxItems=32
 	Ports []ServicePort `json:"ports,omitempty"`
 
+	// components are the containers the workload runs, each provisioned as
+	// a Deployment on its site.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Components []Component `json:"components,omitempty"`
+
 	// flows are the connections the workload opens. Everything else is denied.
 	// +optional
 	// +listType=map
@@ -219,6 +227,29 @@ type FlowPeer struct {
 	External ExternalNetwork `json:"external,omitempty"`
 }
 
+// Component is one container image of a workload.
+type Component struct {
+	// name of the component, used for its Deployment.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// image is the container image reference.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image"`
+
+	// replicas of the component.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Replicas int32 `json:"replicas,omitempty"`
+}
+
 // ServicePort is a port a workload serves.
 type ServicePort struct {
 	// name of the port, an IANA service name such as "https".
@@ -279,7 +310,12 @@ type WorkloadStatus struct {
 	// +optional
 	Network *WorkloadNetwork `json:"network,omitempty"`
 
-	// conditions hold Placed, SiteAvailable and NetworkReady.
+	// provisioning is what was applied to the workload's site, or planned
+	// for a cloud site.
+	// +optional
+	Provisioning *Provisioning `json:"provisioning,omitempty"`
+
+	// conditions hold Placed, SiteAvailable, NetworkReady and Provisioned.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -304,6 +340,56 @@ type WorkloadNetwork struct {
 	// +listType=map
 	// +listMapKey=flow
 	RejectedFlows []RejectedFlow `json:"rejectedFlows,omitempty"`
+}
+
+// Provisioning records the objects applied to a site or the resources planned.
+type Provisioning struct {
+	// site the objects were applied to.
+	// +optional
+	Site string `json:"site,omitempty"`
+
+	// objects applied to the site's API server, with their state.
+	// +optional
+	// +listType=atomic
+	Objects []ProvisionedObject `json:"objects,omitempty"`
+
+	// plannedResources is the resource graph a cloud site's Pulumi stack
+	// would create. It is recorded when no Pulumi engine or credentials are
+	// configured, and nothing was applied.
+	// +optional
+	// +listType=atomic
+	PlannedResources []PlannedResource `json:"plannedResources,omitempty"`
+
+	// leftBehind lists objects that could not be removed from a previous or
+	// unreachable site.
+	// +optional
+	// +listType=atomic
+	LeftBehind []ProvisionedObject `json:"leftBehind,omitempty"`
+}
+
+// ProvisionedObject is one object applied to a site.
+type ProvisionedObject struct {
+	// kind of the object, such as Deployment.
+	Kind string `json:"kind"`
+	// namespace of the object; empty for cluster-scoped kinds.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// name of the object.
+	Name string `json:"name"`
+	// site the object is on.
+	// +optional
+	Site string `json:"site,omitempty"`
+}
+
+// PlannedResource is one resource in a Pulumi stack's planned graph.
+type PlannedResource struct {
+	// type is the Pulumi type token, such as aws:ec2/vpc:Vpc.
+	Type string `json:"type"`
+	// name is the resource's logical name.
+	Name string `json:"name"`
+	// properties are the key inputs, such as cidrBlock.
+	// +optional
+	Properties map[string]string `json:"properties,omitempty"`
 }
 
 // RejectedFlow is a declared flow that was not compiled, and why.

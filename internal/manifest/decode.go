@@ -35,6 +35,7 @@ type Set struct {
 	Sites      []estatev1.HostingSite
 	Networks   []estatev1.Network
 	Workloads  []estatev1.Workload
+	Enclaves   []estatev1.Enclave
 	// Objects is every object as loaded, not defaulted, in apply order:
 	// Namespaces, then cluster-scoped estate kinds, then namespaced ones,
 	// each group in input order. Leaving defaulting to the API server keeps
@@ -314,6 +315,11 @@ func appendTyped(kind string, obj map[string]any, set *Set, report objectErrors)
 		var workload estatev1.Workload
 		if err = runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &workload); err == nil {
 			set.Workloads = append(set.Workloads, workload)
+		}
+	case "Enclave":
+		var enclave estatev1.Enclave
+		if err = runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &enclave); err == nil {
+			set.Enclaves = append(set.Enclaves, enclave)
 		}
 	default:
 		// NOTE: a CRD added to crds/ without a case here is validated but

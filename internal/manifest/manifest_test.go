@@ -453,7 +453,7 @@ func TestProblems(t *testing.T) {
 		{
 			name:   "unsupported kind names the supported kinds",
 			files:  map[string]string{"c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: border-force\n"},
-			detail: `Unsupported value: "ConfigMap" (apiVersion "v1"): supported kinds are Namespace (v1), HostingSite, Network, Workload (estate.homeoffice.gov.uk/v1alpha1)`,
+			detail: `Unsupported value: "ConfigMap" (apiVersion "v1"): supported kinds are Namespace (v1), Enclave, HostingSite, Network, Workload (estate.homeoffice.gov.uk/v1alpha1)`,
 			source: "c.yaml",
 			object: "ConfigMap border-force/settings",
 			field:  "kind",
