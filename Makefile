@@ -28,6 +28,9 @@ generate: tools ## Regenerate deep copies and CRD manifests from crds/v1alpha1.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./crds/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./crds/... output:crd:artifacts:config=crds/manifests
 	@gofmt -w crds/v1alpha1/zz_generated.deepcopy.go
+	@# ClusterNetworkPolicy's CRD comes from the network-policy-api module at the version go.mod pins.
+	cp "$$(go list -m -f '{{.Dir}}' sigs.k8s.io/network-policy-api)/config/crd/standard/policy.networking.k8s.io_clusternetworkpolicies.yaml" crds/thirdparty/
+	@chmod 644 crds/thirdparty/*.yaml
 
 .PHONY: verify
 verify: generate ## Fail when generated files are stale or code is not gofmt-clean.

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-//go:embed manifests/*.yaml
+//go:embed manifests/*.yaml thirdparty/*.yaml
 var manifests embed.FS
 
 // Dir is the path of the generated manifests relative to the repository root,
@@ -21,7 +21,17 @@ const Dir = "crds/manifests"
 
 // CustomResourceDefinitions returns the estate CRDs, sorted by name.
 func CustomResourceDefinitions() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	names, err := fs.Glob(manifests, "manifests/*.yaml")
+	return read("manifests/*.yaml")
+}
+
+// ThirdPartyCustomResourceDefinitions returns the CRDs of other projects that
+// estate writes objects of: ClusterNetworkPolicy from network-policy-api.
+func ThirdPartyCustomResourceDefinitions() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	return read("thirdparty/*.yaml")
+}
+
+func read(pattern string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	names, err := fs.Glob(manifests, pattern)
 	if err != nil {
 		return nil, err
 	}

@@ -142,7 +142,7 @@ func (s *devSession) init(ctx context.Context, operatorLog logr.Logger) error {
 	s.client = c
 
 	s.log.Info("Installing the estate CRDs")
-	if err := installCRDs(ctx, c); err != nil {
+	if err := installAllCRDs(ctx, c); err != nil {
 		return err
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: systemNamespace}}
@@ -214,12 +214,22 @@ func (s *devSession) stop(keep bool) error {
 	return err
 }
 
-// installCRDs applies the embedded CRDs and waits until each is established.
-func installCRDs(ctx context.Context, c client.Client) error {
-	list, err := crds.CustomResourceDefinitions()
+// installAllCRDs installs the estate CRDs and the third-party CRDs whose
+// objects estate writes.
+func installAllCRDs(ctx context.Context, c client.Client) error {
+	own, err := crds.CustomResourceDefinitions()
 	if err != nil {
 		return err
 	}
+	thirdParty, err := crds.ThirdPartyCustomResourceDefinitions()
+	if err != nil {
+		return err
+	}
+	return installCRDs(ctx, c, append(own, thirdParty...))
+}
+
+// installCRDs applies CRDs and waits until each is established.
+func installCRDs(ctx context.Context, c client.Client, list []*apiextensionsv1.CustomResourceDefinition) error {
 	for _, crd := range list {
 		content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(crd)
 		if err != nil {
