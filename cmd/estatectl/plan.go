@@ -87,7 +87,7 @@ func planWorkloads(set *manifest.Set, now time.Time) ([]estatev1.Workload, error
 		}
 		inputs = append(inputs, in)
 	}
-	decisions := placement.PlaceAll(inputs, fromapi.Sites(set.Sites, ""), now)
+	decisions := placement.PlaceAll(inputs, fromapi.Sites(set.Sites, set.Enclaves, ""), now)
 
 	byKey := make(map[string]placement.Decision, len(decisions))
 	for _, d := range decisions {

@@ -55,6 +55,9 @@ const (
 	ReasonNoConnection    = "NoConnection"
 )
 
+// DefaultDepartment owns workloads whose spec.owner.department is empty.
+const DefaultDepartment = "home-office"
+
 // Finalizers.
 const (
 	// PlacementFinalizer lets the placement operator release a workload's

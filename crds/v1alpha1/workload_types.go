@@ -113,9 +113,11 @@ type Owner struct {
 	BusinessArea string `json:"businessArea"`
 
 	// department that owns the workload when it is not the Home Office,
-	// for example a tenant of the shared Tier 2 enclave.
+	// for example a tenant of the shared Tier 2 enclave. Empty means
+	// DefaultDepartment.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Department string `json:"department,omitempty"`
 }
 

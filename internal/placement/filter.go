@@ -120,6 +120,22 @@ func (r *request) evaluate(s *siteState, buf []byte) (Reason, Score, []byte) {
 		return ReservedForSecret, Score{}, append(buf, '.')
 	}
 
+	if site.Accreditation == Secret {
+		switch {
+		case site.Enclave == "":
+			buf = append(buf, "Accredited to SECRET but part of no enclave, so it takes no workloads."...)
+			return NotEnclaveTenant, Score{}, buf
+		case !slices.Contains(site.Tenants, w.Department):
+			buf = append(buf, "Department "...)
+			buf = append(buf, w.Department...)
+			buf = append(buf, " is not a tenant of enclave "...)
+			buf = append(buf, site.Enclave...)
+			buf = append(buf, " (tenants: "...)
+			buf = appendList(buf, site.Tenants)
+			return NotEnclaveTenant, Score{}, append(buf, ")."...)
+		}
+	}
+
 	if len(r.residency) > 0 && !containsFold(r.residency, site.Jurisdiction) {
 		if site.Jurisdiction == "" {
 			buf = append(buf, "Jurisdiction is not set, so it cannot meet the workload's residency ("...)

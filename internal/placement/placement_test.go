@@ -125,12 +125,32 @@ func TestPlaceFilters(t *testing.T) {
 			wantMessage: "Accredited to SECRET, so it holds only SECRET workloads and this one is OFFICIAL.",
 		},
 		{
-			name:        "secret workload on secret enclave",
-			tier:        OnPremises,
-			editSite:    func(s *Site) { s.Accreditation = Secret },
-			editLoad:    func(w *Workload) { w.Classification = Secret },
+			name: "secret workload on secret enclave",
+			tier: OnPremises,
+			editSite: func(s *Site) {
+				s.Accreditation, s.Enclave, s.Tenants = Secret, "tier-2", []string{"home-office"}
+			},
+			editLoad:    func(w *Workload) { w.Classification, w.Department = Secret, "home-office" },
 			wantReason:  Eligible,
 			wantMessage: "Eligible with score 1143 (tier 1000, cost 50, headroom 93).",
+		},
+		{
+			name:        "secret site in no enclave",
+			tier:        OnPremises,
+			editSite:    func(s *Site) { s.Accreditation = Secret },
+			editLoad:    func(w *Workload) { w.Classification, w.Department = Secret, "home-office" },
+			wantReason:  NotEnclaveTenant,
+			wantMessage: "Accredited to SECRET but part of no enclave, so it takes no workloads.",
+		},
+		{
+			name: "department not an enclave tenant",
+			tier: OnPremises,
+			editSite: func(s *Site) {
+				s.Accreditation, s.Enclave, s.Tenants = Secret, "tier-2", []string{"home-office", "national-crime-agency"}
+			},
+			editLoad:    func(w *Workload) { w.Classification, w.Department = Secret, "ministry-of-justice" },
+			wantReason:  NotEnclaveTenant,
+			wantMessage: "Department ministry-of-justice is not a tenant of enclave tier-2 (tenants: home-office, national-crime-agency).",
 		},
 		{
 			name:        "site outside residency",

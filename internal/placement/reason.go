@@ -21,6 +21,9 @@ const (
 	// ReservedForSecret means the site is SECRET-accredited. Those sites are
 	// the Tier 2 enclave and hold only SECRET workloads.
 	ReservedForSecret Reason = "ReservedForSecret"
+	// NotEnclaveTenant means the SECRET site belongs to no enclave, or to one
+	// that does not list the workload's department as a tenant.
+	NotEnclaveTenant Reason = "NotEnclaveTenant"
 	// ResidencyMismatch means the site's jurisdiction is not in the workload's residency list.
 	ResidencyMismatch Reason = "ResidencyMismatch"
 	// MissingCapability means the site lacks a capability the workload requires.
@@ -53,6 +56,7 @@ var filterOrder = [...]Reason{
 	SiteNotReady,
 	AccreditationTooLow,
 	ReservedForSecret,
+	NotEnclaveTenant,
 	ResidencyMismatch,
 	MissingCapability,
 	CloudFirstException,

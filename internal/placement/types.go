@@ -78,6 +78,11 @@ type Site struct {
 	CostWeight         int32 // relative cost from 1 to 100, higher is dearer, with values outside clamped
 	Ready              bool
 	NotReadyReason     string // a phrase such as "cordoned" or "being deleted", quoted in the outcome message
+	// Enclave names the Tier 2 enclave a SECRET-accredited site belongs to,
+	// and Tenants lists the departments it serves. A SECRET site in no
+	// enclave takes no workloads.
+	Enclave string
+	Tenants []string
 }
 
 // Exception is an approved exception to cloud first. While it is in force,
@@ -100,6 +105,9 @@ type Workload struct {
 	Exception            *Exception
 	Requests             Resources
 	CurrentSite          string // site the workload runs on now, or "" if unplaced
+	// Department owns the workload. SECRET work goes only to an enclave
+	// that lists it as a tenant.
+	Department string
 }
 
 // Score is a site's points for a workload. Tier is 3000, 2000 or 1000, Cost

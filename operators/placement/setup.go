@@ -63,6 +63,10 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Watches(&estatev1.HostingSite{},
 			handler.EnqueueRequestsFromMapFunc(affectedWorkloads(mgr.GetClient())),
 			builder.WithPredicates(siteChangePredicate{})).
+		// Enclave tenancy decides where SECRET work may go.
+		Watches(&estatev1.Enclave{},
+			handler.EnqueueRequestsFromMapFunc(secretWorkloads(mgr.GetClient())),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}).
 		Complete(workloads)
 	if err != nil {
@@ -88,6 +92,25 @@ func affectedWorkloads(c client.Reader) handler.MapFunc {
 				continue
 			}
 			for i := range list.Items {
+				requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+			}
+		}
+		return requests
+	}
+}
+
+// secretWorkloads maps an enclave change to every SECRET workload, because
+// tenancy decides which enclave sites each may use.
+func secretWorkloads(c client.Reader) handler.MapFunc {
+	return func(ctx context.Context, _ client.Object) []reconcile.Request {
+		list := &estatev1.WorkloadList{}
+		if err := c.List(ctx, list); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing workloads for an enclave change failed")
+			return nil
+		}
+		var requests []reconcile.Request
+		for i := range list.Items {
+			if list.Items[i].Spec.Classification == estatev1.Secret {
 				requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 			}
 		}

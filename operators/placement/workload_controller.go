@@ -57,6 +57,11 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		return reconcile.Result{}, fmt.Errorf("listing hosting sites: %w", err)
 	}
 
+	enclaves := &estatev1.EnclaveList{}
+	if err := r.Client.List(ctx, enclaves); err != nil {
+		return reconcile.Result{}, fmt.Errorf("listing enclaves: %w", err)
+	}
+
 	status := w.Status.DeepCopy()
 	status.ObservedGeneration = w.Generation
 
@@ -71,7 +76,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 
 	key := fromapi.Key(w)
-	decision := placement.Place(input, fromapi.Sites(sites.Items, key), r.Clock.Now())
+	decision := placement.Place(input, fromapi.Sites(sites.Items, enclaves.Items, key), r.Clock.Now())
 	target := decision.Site
 	stranded := target == "" && strandedOn(decision, input.CurrentSite)
 	if stranded {

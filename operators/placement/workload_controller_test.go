@@ -364,3 +364,46 @@ func outcomeReason(w *estatev1.Workload, site string) string {
 	}
 	return ""
 }
+
+func TestSecretWorkloadNeedsEnclaveTenancy(t *testing.T) {
+	ns := namespace(t)
+	enclaveSite := testSite(t, "enclave", estatev1.TierOnPremises, estatev1.Secret, "10", 10)
+	create(t, enclaveSite)
+
+	tenant := testWorkload(ns, "tenant", estatev1.Secret, "1", enclaveSite.Name)
+	create(t, tenant)
+	waitFor(t, tenant, "NotEnclaveTenant before any enclave lists the site", func(w *estatev1.Workload) bool {
+		return placed(w) && w.Status.Placement.Site == "" && outcomeReason(w, enclaveSite.Name) == "NotEnclaveTenant"
+	})
+
+	enclave := &estatev1.Enclave{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName(t, "tier-2")},
+		Spec: estatev1.EnclaveSpec{
+			Sites:              []string{enclaveSite.Name},
+			Tenants:            []estatev1.Tenant{{Department: estatev1.DefaultDepartment, Namespaces: []string{ns}}},
+			CrossDomainGateway: estatev1.CrossDomainGateway{Name: "gateway"},
+			Controls:           estatev1.EnclaveControls{NoInternetEgress: true, EncryptionAtRest: true, AuditLogging: true, TenantIsolation: true},
+		},
+	}
+	create(t, enclave)
+	waitFor(t, tenant, "placed once the enclave lists its department", placedOn(enclaveSite.Name))
+
+	outsider := testWorkload(ns, "outsider", estatev1.Secret, "1", enclaveSite.Name)
+	outsider.Spec.Owner.Department = "ministry-of-justice"
+	create(t, outsider)
+	waitFor(t, outsider, "rejected as not a tenant", func(w *estatev1.Workload) bool {
+		return placed(w) && w.Status.Placement.Site == "" && outcomeReason(w, enclaveSite.Name) == "NotEnclaveTenant"
+	})
+	if msg := outcomeMessage(outsider, enclaveSite.Name); !strings.Contains(msg, "ministry-of-justice is not a tenant") {
+		t.Errorf("outcome message %q does not name the department", msg)
+	}
+}
+
+func outcomeMessage(w *estatev1.Workload, site string) string {
+	for _, o := range w.Status.Placement.Sites {
+		if o.Site == site {
+			return o.Message
+		}
+	}
+	return ""
+}

@@ -5,6 +5,7 @@ package fromapi
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -23,8 +24,9 @@ func Key(w *estatev1.Workload) string {
 
 // Site converts a HostingSite. Capacity held by the workload named by exclude
 // ("namespace/name", may be empty) is not counted as allocated, so a workload
-// re-evaluating its own site does not compete with itself.
-func Site(hs *estatev1.HostingSite, exclude string) placement.Site {
+// re-evaluating its own site does not compete with itself. enclaves supply
+// the enclave and tenants of a SECRET site.
+func Site(hs *estatev1.HostingSite, enclaves []estatev1.Enclave, exclude string) placement.Site {
 	s := placement.Site{
 		Name:          hs.Name,
 		Tier:          placement.Tier(hs.Spec.Tier),
@@ -50,6 +52,15 @@ func Site(hs *estatev1.HostingSite, exclude string) placement.Site {
 		s.Allocated.MemoryBytes += r.Memory.Value()
 		s.AllocatedWorkloads++
 	}
+	for i := range enclaves {
+		if slices.Contains(enclaves[i].Spec.Sites, hs.Name) && enclaves[i].DeletionTimestamp.IsZero() {
+			s.Enclave = enclaves[i].Name
+			for _, t := range enclaves[i].Spec.Tenants {
+				s.Tenants = append(s.Tenants, t.Department)
+			}
+			break
+		}
+	}
 	switch {
 	case !hs.DeletionTimestamp.IsZero():
 		s.Ready, s.NotReadyReason = false, "being deleted"
@@ -60,10 +71,10 @@ func Site(hs *estatev1.HostingSite, exclude string) placement.Site {
 }
 
 // Sites converts every HostingSite, excluding the given workload's own reservation.
-func Sites(list []estatev1.HostingSite, exclude string) []placement.Site {
+func Sites(list []estatev1.HostingSite, enclaves []estatev1.Enclave, exclude string) []placement.Site {
 	out := make([]placement.Site, 0, len(list))
 	for i := range list {
-		out = append(out, Site(&list[i], exclude))
+		out = append(out, Site(&list[i], enclaves, exclude))
 	}
 	return out
 }
@@ -78,10 +89,14 @@ func Workload(w *estatev1.Workload) (placement.Workload, error) {
 		Residency:            w.Spec.Hosting.Residency,
 		RequiredCapabilities: make([]string, 0, len(w.Spec.Hosting.RequiredCapabilities)),
 		Sites:                w.Spec.Hosting.Sites,
+		Department:           w.Spec.Owner.Department,
 		Requests: placement.Resources{
 			MilliCPU:    w.Spec.Resources.CPU.MilliValue(),
 			MemoryBytes: w.Spec.Resources.Memory.Value(),
 		},
+	}
+	if pw.Department == "" {
+		pw.Department = estatev1.DefaultDepartment
 	}
 	for _, c := range w.Spec.Hosting.RequiredCapabilities {
 		pw.RequiredCapabilities = append(pw.RequiredCapabilities, string(c))
