@@ -165,6 +165,9 @@ func (s *devSession) init(ctx context.Context, operatorLog logr.Logger) error {
 	if err := operators.Setup(mgrCtx, mgr, operators.Options{}); err != nil {
 		return err
 	}
+	if err := addSiteClusters(mgr, s.cp, s.log.WithName("sites")); err != nil {
+		return err
+	}
 	go func() { s.mgrDone <- mgr.Start(mgrCtx) }()
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		return errors.New("the operators' cache did not sync")
