@@ -6,6 +6,8 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	"sigs.k8s.io/network-policy-api/apis/v1alpha2"
+
 	estatev1 "github.com/ukhomeoffice/estate/crds/v1alpha1"
 )
 
@@ -15,5 +17,6 @@ func NewScheme() *runtime.Scheme {
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(apiextensionsv1.AddToScheme(s))
 	utilruntime.Must(estatev1.AddToScheme(s))
+	utilruntime.Must(v1alpha2.Install(s))
 	return s
 }

@@ -7,6 +7,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/ukhomeoffice/estate/operators/network"
 	"github.com/ukhomeoffice/estate/operators/placement"
 )
 
@@ -20,6 +21,9 @@ type Options struct {
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := placement.SetupWithManager(ctx, mgr, o.Placement); err != nil {
 		return fmt.Errorf("setting up the placement operator: %w", err)
+	}
+	if err := network.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the network operator: %w", err)
 	}
 	return nil
 }
