@@ -73,6 +73,15 @@ table and an audit summary, and stops everything it started.`,
 				if err != nil {
 					return err
 				}
+				if len(set.Networks) > 0 {
+					if err := waitForCondition(waitCtx, session.client, estatev1.ConditionNetworkReady, "network configurations", placedOnly, log); err != nil {
+						return err
+					}
+				}
+				workloads, err = listWorkloads(ctx, session.client)
+				if err != nil {
+					return err
+				}
 				sites, err := listSites(ctx, session.client)
 				if err != nil {
 					return err
@@ -82,11 +91,22 @@ table and an audit summary, and stops everything it started.`,
 				if err := printers.Print(out, output, placementTable(rows), rows); err != nil {
 					return err
 				}
-				if output == "table" || output == "wide" {
-					fmt.Fprintln(out)
-					return printReport(out, "table", audit.Placement(workloads, sites))
+				if output != "table" && output != "wide" {
+					return nil
 				}
-				return nil
+				fmt.Fprintln(out)
+				if err := printReport(out, "table", audit.Placement(workloads, sites)); err != nil {
+					return err
+				}
+				if len(set.Networks) == 0 {
+					return nil
+				}
+				report, err := liveNetworkReport(ctx, session.client)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(out)
+				return printNetworkReport(out, output, report)
 			}()
 			stopErr := session.stop(keep)
 			closeLog()
@@ -134,6 +154,49 @@ func waitForPlacements(ctx context.Context, c client.Reader, want int, log logr.
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("timed out with %d of %d workloads placed: %w; rerun with --keep and read operator.log in the directory it names", decided, want, ctx.Err())
+		case <-ticker.C:
+		}
+	}
+}
+
+// placedOnly selects workloads that have a site.
+func placedOnly(w *estatev1.Workload) bool {
+	return w.Status.Placement != nil && w.Status.Placement.Site != ""
+}
+
+// waitForCondition polls until every workload that include selects has the
+// condition for its current generation, whatever its status, logging
+// progress as it grows.
+func waitForCondition(ctx context.Context, c client.Reader, condition, what string, include func(*estatev1.Workload) bool, log logr.Logger) error {
+	last := -1
+	ticker := time.NewTicker(250 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		workloads, err := listWorkloads(ctx, c)
+		if err != nil {
+			return err
+		}
+		want, done := 0, 0
+		for i := range workloads {
+			w := &workloads[i]
+			if !include(w) {
+				continue
+			}
+			want++
+			if cond := meta.FindStatusCondition(w.Status.Conditions, condition); cond != nil && cond.ObservedGeneration == w.Generation {
+				done++
+			}
+		}
+		if done != last {
+			log.Info("Waiting for "+what, "done", done, "workloads", want)
+			last = done
+		}
+		if done == want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out with %d of %d %s done: %w; rerun with --keep and read operator.log in the directory it names", done, want, what, ctx.Err())
 		case <-ticker.C:
 		}
 	}

@@ -53,6 +53,7 @@ answers auditors' questions about placement and classification.`,
 		newGetCommand(g),
 		newExplainCommand(g),
 		newAuditCommand(g),
+		newNetworkCommand(g),
 	)
 	return root
 }
