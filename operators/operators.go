@@ -7,23 +7,32 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/ukhomeoffice/estate/operators/enclave"
 	"github.com/ukhomeoffice/estate/operators/network"
 	"github.com/ukhomeoffice/estate/operators/placement"
+	"github.com/ukhomeoffice/estate/operators/provisioning"
 )
 
 // Options configure all operators.
 type Options struct {
-	Placement placement.Options
+	Placement    placement.Options
+	Provisioning provisioning.Options
+	Enclave      enclave.Options
 }
 
-// Setup registers the estate controllers. The network, provisioning and
-// enclave operators join here as they are built.
+// Setup registers the estate controllers.
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := placement.SetupWithManager(ctx, mgr, o.Placement); err != nil {
 		return fmt.Errorf("setting up the placement operator: %w", err)
 	}
+	if err := provisioning.SetupWithManager(ctx, mgr, o.Provisioning); err != nil {
+		return fmt.Errorf("setting up the provisioning operator: %w", err)
+	}
 	if err := network.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the network operator: %w", err)
+	}
+	if err := enclave.SetupWithManager(ctx, mgr, o.Enclave); err != nil {
+		return fmt.Errorf("setting up the enclave operator: %w", err)
 	}
 	return nil
 }

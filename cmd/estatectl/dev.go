@@ -162,7 +162,11 @@ func (s *devSession) init(ctx context.Context, operatorLog logr.Logger) error {
 	}
 	mgrCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	if err := operators.Setup(mgrCtx, mgr, operators.Options{}); err != nil {
+	opts := operators.Options{}
+	// The local clusters can be inspected directly: their API server flags
+	// and raw etcd values show encryption at rest and audit logging.
+	opts.Enclave.DefaultInspector = s.cp.Inspector()
+	if err := operators.Setup(mgrCtx, mgr, opts); err != nil {
 		return err
 	}
 	if err := addSiteClusters(mgr, s.cp, s.log.WithName("sites")); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -78,6 +79,11 @@ table and an audit summary, and stops everything it started.`,
 						return err
 					}
 				}
+				if len(set.Enclaves) > 0 {
+					if err := waitForEnclaves(waitCtx, session.client, log); err != nil {
+						return err
+					}
+				}
 				workloads, err = listWorkloads(ctx, session.client)
 				if err != nil {
 					return err
@@ -106,7 +112,18 @@ table and an audit summary, and stops everything it started.`,
 					return err
 				}
 				fmt.Fprintln(out)
-				return printNetworkReport(out, output, report)
+				if err := printNetworkReport(out, output, report); err != nil {
+					return err
+				}
+				if len(set.Enclaves) == 0 {
+					return nil
+				}
+				summaries, err := enclaveSummaries(ctx, session.client, nil)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(out)
+				return writeEnclaves(out, summaries)
 			}()
 			stopErr := session.stop(keep)
 			closeLog()
@@ -197,6 +214,44 @@ func waitForCondition(ctx context.Context, c client.Reader, condition, what stri
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("timed out with %d of %d %s done: %w; rerun with --keep and read operator.log in the directory it names", done, want, what, ctx.Err())
+		case <-ticker.C:
+		}
+	}
+}
+
+// waitForEnclaves polls until every Enclave is Ready, logging which
+// controls still fail.
+func waitForEnclaves(ctx context.Context, c client.Reader, log logr.Logger) error {
+	last := ""
+	ticker := time.NewTicker(500 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		list := &estatev1.EnclaveList{}
+		if err := c.List(ctx, list); err != nil {
+			return fmt.Errorf("listing enclaves: %w", err)
+		}
+		var pending []string
+		for i := range list.Items {
+			e := &list.Items[i]
+			ready := meta.FindStatusCondition(e.Status.Conditions, estatev1.ConditionReady)
+			if ready == nil || ready.Status != "True" || ready.ObservedGeneration != e.Generation {
+				state := "not verified yet"
+				if ready != nil {
+					state = ready.Reason
+				}
+				pending = append(pending, e.Name+" ("+state+")")
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if summary := strings.Join(pending, ", "); summary != last {
+			log.Info("Waiting for the enclave controls to be verified", "pending", summary)
+			last = summary
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out waiting for enclave(s) %s to be Ready: %w; run estatectl enclave show for each control", strings.Join(pending, ", "), ctx.Err())
 		case <-ticker.C:
 		}
 	}

@@ -62,7 +62,9 @@ func (r *siteClusterReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		return reconcile.Result{}, err
 	}
 
-	cluster, err := r.ensureCluster(ctx, site.Name)
+	// SECRET sites host the enclave, which must encrypt at rest and audit.
+	enclaveSite := site.Spec.Accreditation == estatev1.Secret
+	cluster, err := r.ensureCluster(ctx, site.Name, localcp.ClusterOptions{EncryptSecrets: enclaveSite, AuditLog: enclaveSite})
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -99,14 +101,14 @@ func (r *siteClusterReconciler) Reconcile(ctx context.Context, req reconcile.Req
 
 // ensureCluster starts the site's API server once and installs the CRDs
 // that operators write there.
-func (r *siteClusterReconciler) ensureCluster(ctx context.Context, name string) (*localcp.Cluster, error) {
+func (r *siteClusterReconciler) ensureCluster(ctx context.Context, name string, opts localcp.ClusterOptions) (*localcp.Cluster, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cluster := r.cp.Cluster(name)
 	if cluster == nil {
 		r.log.Info("Starting a site cluster", "site", name)
 		var err error
-		cluster, err = r.cp.AddCluster(ctx, name)
+		cluster, err = r.cp.AddClusterWithOptions(ctx, name, opts)
 		if err != nil {
 			return nil, fmt.Errorf("starting the cluster of site %s: %w", name, err)
 		}

@@ -54,6 +54,7 @@ answers auditors' questions about placement and classification.`,
 		newExplainCommand(g),
 		newAuditCommand(g),
 		newNetworkCommand(g),
+		newEnclaveCommand(g),
 	)
 	return root
 }

@@ -85,13 +85,16 @@ func (c *ControlPlane) etcdArgs() []string {
 
 // startCluster starts an API server and its controller manager, waits until
 // both are ready and registers the cluster. It stops both if either fails.
-func (c *ControlPlane) startCluster(ctx context.Context, name, etcdPrefix, kubeconfigPath string) (*Cluster, error) {
+func (c *ControlPlane) startCluster(ctx context.Context, name, etcdPrefix, kubeconfigPath string, opts ClusterOptions) (*Cluster, error) {
 	saKeys, err := generateServiceAccountKeys(c.layout.serviceAccountKeyDir(name))
 	if err != nil {
 		return nil, err
 	}
 
 	cluster := &Cluster{Name: name, KubeconfigPath: kubeconfigPath, EtcdPrefix: etcdPrefix}
+	if err := writeClusterOptionFiles(c.layout.serviceAccountKeyDir(name), cluster, opts); err != nil {
+		return nil, err
+	}
 	apiServer, err := c.startAPIServer(ctx, cluster, saKeys)
 	if err != nil {
 		return nil, err
@@ -143,7 +146,7 @@ func (c *ControlPlane) startAPIServer(ctx context.Context, cluster *Cluster, saK
 }
 
 func (c *ControlPlane) apiServerArgs(cluster *Cluster, saKeys serviceAccountKeys) []string {
-	return []string{
+	args := []string{
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(cluster.Port),
 		"--advertise-address=127.0.0.1",
@@ -164,6 +167,7 @@ func (c *ControlPlane) apiServerArgs(cluster *Cluster, saKeys serviceAccountKeys
 		"--service-cluster-ip-range=" + serviceClusterIPRange,
 		"--cert-dir=" + c.layout.pkiDir(),
 	}
+	return append(args, optionArgs(cluster)...)
 }
 
 func (c *ControlPlane) startControllerManager(ctx context.Context, cluster *Cluster, saKeys serviceAccountKeys) (*process, error) {

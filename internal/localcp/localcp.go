@@ -109,6 +109,15 @@ type Cluster struct {
 	KubeconfigPath string
 	// EtcdPrefix is the etcd key prefix of this cluster's objects.
 	EtcdPrefix string
+	// EncryptionConfigPath is the kube-apiserver's
+	// --encryption-provider-config, empty unless ClusterOptions.EncryptSecrets
+	// was set.
+	EncryptionConfigPath string
+	// AuditPolicyPath and AuditLogPath are the kube-apiserver's
+	// --audit-policy-file and --audit-log-path, empty unless
+	// ClusterOptions.AuditLog was set.
+	AuditPolicyPath string
+	AuditLogPath    string
 }
 
 // ProcessInfo describes one child process of a control plane.
@@ -217,7 +226,7 @@ func (c *ControlPlane) startAll(ctx context.Context) error {
 		return err
 	}
 
-	cluster, err := c.startCluster(ctx, ManagementClusterName, "/registry", c.layout.managementKubeconfig())
+	cluster, err := c.startCluster(ctx, ManagementClusterName, "/registry", c.layout.managementKubeconfig(), ClusterOptions{})
 	if err != nil {
 		return err
 	}
@@ -237,6 +246,12 @@ const maxClusterNameLength = 40
 // be a DNS label of at most 40 characters, other than "management". If a
 // process fails to become ready, AddCluster stops what it started.
 func (c *ControlPlane) AddCluster(ctx context.Context, name string) (*Cluster, error) {
+	return c.AddClusterWithOptions(ctx, name, ClusterOptions{})
+}
+
+// AddClusterWithOptions is AddCluster with the kube-apiserver features that
+// opts turn on.
+func (c *ControlPlane) AddClusterWithOptions(ctx context.Context, name string, opts ClusterOptions) (*Cluster, error) {
 	if !clusterNamePattern.MatchString(name) || len(name) > maxClusterNameLength {
 		return nil, fmt.Errorf("invalid cluster name %q: use at most %d lowercase letters, digits and '-', starting and ending with a letter or digit", name, maxClusterNameLength)
 	}
@@ -251,7 +266,7 @@ func (c *ControlPlane) AddCluster(ctx context.Context, name string) (*Cluster, e
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create directory for cluster %q: %w", name, err)
 	}
-	return c.startCluster(ctx, name, "/clusters/"+name, filepath.Join(dir, "kubeconfig"))
+	return c.startCluster(ctx, name, "/clusters/"+name, filepath.Join(dir, "kubeconfig"), opts)
 }
 
 // Cluster returns the cluster with the given name, or nil if there is none.

@@ -107,6 +107,10 @@ type clusterState struct {
 	Port           int    `json:"port"`
 	KubeconfigPath string `json:"kubeconfigPath"`
 	EtcdPrefix     string `json:"etcdPrefix"`
+	AuditLogPath   string `json:"auditLogPath,omitempty"`
+	// Encrypted records that the cluster encrypts Secrets in etcd. The
+	// key's path is left out, because state.json is readable by others.
+	Encrypted bool `json:"encrypted,omitempty"`
 }
 
 func readState(path string) (*state, error) {
@@ -184,6 +188,7 @@ func (c *ControlPlane) saveState() error {
 	for _, cl := range c.clusters {
 		st.Clusters = append(st.Clusters, clusterState{
 			Name: cl.Name, URL: cl.URL, Port: cl.Port, KubeconfigPath: cl.KubeconfigPath, EtcdPrefix: cl.EtcdPrefix,
+			AuditLogPath: cl.AuditLogPath, Encrypted: cl.EncryptionConfigPath != "",
 		})
 	}
 	c.mu.Unlock()

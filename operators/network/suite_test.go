@@ -26,7 +26,6 @@ var (
 	testEnv *envtest.Environment
 )
 
-
 // TestMain starts a real etcd and kube-apiserver with the estate and
 // ClusterNetworkPolicy CRDs, and the placement and network operators.
 func TestMain(m *testing.M) {
