@@ -103,8 +103,11 @@ type devSession struct {
 	config  *rest.Config
 	client  client.Client
 	log     logr.Logger
-	cancel  context.CancelFunc
-	mgrDone chan error
+	cancel context.CancelFunc
+	// mgrStopped is closed when the operators' manager returns, with its
+	// error in mgrErr. Closing, not sending, lets every waiter see it.
+	mgrStopped chan struct{}
+	mgrErr     error
 }
 
 // startDev starts the control plane, installs the CRDs and starts the
@@ -119,7 +122,7 @@ func startDev(ctx context.Context, binDir, stateDir string, log, operatorLog log
 	if err != nil {
 		return nil, err
 	}
-	s := &devSession{cp: cp, log: log, mgrDone: make(chan error, 1)}
+	s := &devSession{cp: cp, log: log, mgrStopped: make(chan struct{})}
 	if err := s.init(ctx, operatorLog); err != nil {
 		return nil, errors.Join(err, s.stop(false))
 	}
@@ -161,18 +164,24 @@ func (s *devSession) init(ctx context.Context, operatorLog logr.Logger) error {
 		return fmt.Errorf("creating the operator manager: %w", err)
 	}
 	mgrCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
 	opts := operators.Options{}
 	// The local clusters can be inspected directly: their API server flags
 	// and raw etcd values show encryption at rest and audit logging.
 	opts.Enclave.DefaultInspector = s.cp.Inspector()
 	if err := operators.Setup(mgrCtx, mgr, opts); err != nil {
+		cancel()
 		return err
 	}
 	if err := addSiteClusters(mgr, s.cp, s.log.WithName("sites")); err != nil {
+		cancel()
 		return err
 	}
-	go func() { s.mgrDone <- mgr.Start(mgrCtx) }()
+	go func() {
+		s.mgrErr = mgr.Start(mgrCtx)
+		close(s.mgrStopped)
+	}()
+	// stop waits for the manager only once it has started.
+	s.cancel = cancel
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		return errors.New("the operators' cache did not sync")
 	}
@@ -185,8 +194,8 @@ func (s *devSession) failed() <-chan error {
 	out := make(chan error, 1)
 	go func() {
 		select {
-		case err := <-s.mgrDone:
-			out <- fmt.Errorf("operators stopped: %w", err)
+		case <-s.mgrStopped:
+			out <- fmt.Errorf("operators stopped: %w", s.mgrErr)
 		case <-waitChan(s.cp.Wait):
 			out <- fmt.Errorf("local control plane stopped: %w", s.cp.Wait())
 		}
@@ -206,7 +215,7 @@ func (s *devSession) stop(keep bool) error {
 	if s.cancel != nil {
 		s.cancel()
 		select {
-		case <-s.mgrDone:
+		case <-s.mgrStopped:
 		case <-time.After(30 * time.Second):
 			s.log.Info("The operators did not stop within 30s; stopping the control plane anyway")
 		}
