@@ -39,8 +39,12 @@ func Intent(n *estatev1.Network, sites []estatev1.HostingSite, workloads []estat
 		}
 		enclaveZones[zone] = true
 	}
-	for z := range enclaveZones {
-		in.EnclaveZones = append(in.EnclaveZones, z)
+	// Only zones the Network declares can be enclave zones; an enclave
+	// whose zone is missing is reported by the enclave operator.
+	for _, z := range n.Spec.Zones {
+		if enclaveZones[z.Name] {
+			in.EnclaveZones = append(in.EnclaveZones, z.Name)
+		}
 	}
 	sort.Strings(in.EnclaveZones)
 
