@@ -25,6 +25,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := placement.SetupWithManager(ctx, mgr, o.Placement); err != nil {
 		return fmt.Errorf("setting up the placement operator: %w", err)
 	}
+	if o.Provisioning.Policies == nil {
+		// Sites receive the NetworkPolicies the network operator compiled.
+		o.Provisioning.Policies = network.PolicySource{Client: mgr.GetClient()}
+	}
 	if err := provisioning.SetupWithManager(ctx, mgr, o.Provisioning); err != nil {
 		return fmt.Errorf("setting up the provisioning operator: %w", err)
 	}
