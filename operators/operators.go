@@ -29,6 +29,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		// Sites receive the NetworkPolicies the network operator compiled.
 		o.Provisioning.Policies = network.PolicySource{Client: mgr.GetClient()}
 	}
+	if o.Provisioning.Planner == nil {
+		// Without a Pulumi engine and credentials, cloud sites get a plan.
+		o.Provisioning.Planner = network.CloudPlanner{Client: mgr.GetClient()}
+	}
 	if err := provisioning.SetupWithManager(ctx, mgr, o.Provisioning); err != nil {
 		return fmt.Errorf("setting up the provisioning operator: %w", err)
 	}

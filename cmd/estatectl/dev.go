@@ -99,10 +99,10 @@ func newDevDownCommand(g *globalOptions) *cobra.Command {
 
 // devSession is a running local control plane with the operators.
 type devSession struct {
-	cp      *localcp.ControlPlane
-	config  *rest.Config
-	client  client.Client
-	log     logr.Logger
+	cp     *localcp.ControlPlane
+	config *rest.Config
+	client client.Client
+	log    logr.Logger
 	cancel context.CancelFunc
 	// mgrStopped is closed when the operators' manager returns, with its
 	// error in mgrErr. Closing, not sending, lets every waiter see it.

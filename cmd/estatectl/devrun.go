@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -79,6 +80,9 @@ table and an audit summary, and stops everything it started.`,
 						return err
 					}
 				}
+				if err := waitForReasons(waitCtx, session.client, estatev1.ConditionProvisioned, "provisioning on sites", []string{estatev1.ReasonApplied, estatev1.ReasonPlanOnly}, log); err != nil {
+					return err
+				}
 				if len(set.Enclaves) > 0 {
 					if err := waitForEnclaves(waitCtx, session.client, log); err != nil {
 						return err
@@ -102,6 +106,10 @@ table and an audit summary, and stops everything it started.`,
 				}
 				fmt.Fprintln(out)
 				if err := printReport(out, "table", audit.Placement(workloads, sites)); err != nil {
+					return err
+				}
+				fmt.Fprintln(out)
+				if err := printProvisioning(out, workloads, sites); err != nil {
 					return err
 				}
 				if len(set.Networks) == 0 {
@@ -184,7 +192,8 @@ func placedOnly(w *estatev1.Workload) bool {
 // waitForCondition polls until every workload that include selects has the
 // condition for its current generation, whatever its status, logging
 // progress as it grows.
-func waitForCondition(ctx context.Context, c client.Reader, condition, what string, include func(*estatev1.Workload) bool, log logr.Logger) error {
+// With reasons given, only a condition with one of them counts as done.
+func waitForCondition(ctx context.Context, c client.Reader, condition, what string, include func(*estatev1.Workload) bool, log logr.Logger, reasons ...string) error {
 	last := -1
 	ticker := time.NewTicker(250 * time.Millisecond)
 	defer ticker.Stop()
@@ -200,7 +209,8 @@ func waitForCondition(ctx context.Context, c client.Reader, condition, what stri
 				continue
 			}
 			want++
-			if cond := meta.FindStatusCondition(w.Status.Conditions, condition); cond != nil && cond.ObservedGeneration == w.Generation {
+			cond := meta.FindStatusCondition(w.Status.Conditions, condition)
+			if cond != nil && cond.ObservedGeneration == w.Generation && (len(reasons) == 0 || slices.Contains(reasons, cond.Reason)) {
 				done++
 			}
 		}
@@ -255,6 +265,12 @@ func waitForEnclaves(ctx context.Context, c client.Reader, log logr.Logger) erro
 		case <-ticker.C:
 		}
 	}
+}
+
+// waitForReasons polls until every placed workload's condition has one of
+// the reasons, logging progress as it grows.
+func waitForReasons(ctx context.Context, c client.Reader, condition, what string, reasons []string, log logr.Logger) error {
+	return waitForCondition(ctx, c, condition, what, placedOnly, log, reasons...)
 }
 
 // fileLogger sends the operators' logs to a file, so the run's own output

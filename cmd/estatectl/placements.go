@@ -142,7 +142,7 @@ func newGetCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	addOutputFlag(placements, &output)
-	get.AddCommand(placements)
+	get.AddCommand(placements, newGetProvisioningCommand(g))
 	return get
 }
 

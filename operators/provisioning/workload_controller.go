@@ -89,6 +89,10 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 // reconcileKubernetes applies the workload's objects to a Kubernetes site.
 // Only when the site accepted all of them does it remove the workload's
 // objects from other sites and the objects the workload no longer needs.
+// connectionRetry is the longest wait before retrying a site whose
+// credentials are missing or whose API server did not answer.
+const connectionRetry = 5 * time.Second
+
 func (r *WorkloadReconciler) reconcileKubernetes(ctx context.Context, w *estatev1.Workload, site *estatev1.HostingSite) (reconcile.Result, error) {
 	resync := reconcile.Result{RequeueAfter: r.ResyncPeriod}
 	if controllerutil.AddFinalizer(w, estatev1.ProvisioningFinalizer) {
@@ -106,9 +110,10 @@ func (r *WorkloadReconciler) reconcileKubernetes(ctx context.Context, w *estatev
 		if !errors.As(err, &connErr) {
 			return reconcile.Result{}, err
 		}
-		// Secrets are not watched, so the resync notices when it appears.
+		// Secrets are not watched, so retry soon: a new site's credentials
+		// usually appear within seconds of the site.
 		setProvisioned(status, w.Generation, false, estatev1.ReasonNoConnection, fmt.Sprintf("Nothing was applied to hosting site %s: %s.", site.Name, connErr.message))
-		return r.finish(ctx, w, status, resync)
+		return r.finish(ctx, w, status, reconcile.Result{RequeueAfter: min(r.ResyncPeriod, connectionRetry)})
 	}
 
 	desired, err := r.desiredObjects(ctx, w, site)
