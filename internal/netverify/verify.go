@@ -249,9 +249,9 @@ func portMatches(fp segmentation.Port, dst endpoint, p reachability.PortProtocol
 	return false
 }
 
-// exposureAllows is inbound traffic from an external network to a workload
-// exposed to it, on a port the zone matrix allows from that network and the
-// workload serves.
+// exposureAllows reports inbound traffic from an external network to a
+// workload exposed to it, on a port the zone matrix allows from that
+// network.
 func exposureAllows(in segmentation.Intent, refused map[string]bool, src, dst endpoint, p reachability.PortProtocol) bool {
 	from := ""
 	switch {
@@ -269,13 +269,31 @@ func exposureAllows(in segmentation.Intent, refused map[string]bool, src, dst en
 		if rule.From != from || rule.To != dst.workload.Zone {
 			continue
 		}
+		// A workload that declares the ports it serves is exposed only on
+		// those the matrix allows; one that declares none, on the
+		// matrix's ports.
+		if len(dst.workload.Ports) > 0 && !serves(dst.workload, p) {
+			continue
+		}
 		if len(rule.Ports) == 0 {
-			return serves(dst.workload, p)
+			return true
 		}
 		for _, rp := range rule.Ports {
-			if corev1.Protocol(protocolOrTCP(rp.Protocol)) == p.Protocol && rp.Port == p.Port {
+			if rp.Name == "" && corev1.Protocol(protocolOrTCP(rp.Protocol)) == p.Protocol && rp.Port == p.Port {
 				return true
 			}
+			if rp.Name != "" && len(dst.workload.Ports) > 0 && servesNamed(dst.workload, rp.Name, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func servesNamed(w *segmentation.Workload, name string, p reachability.PortProtocol) bool {
+	for _, np := range w.Ports {
+		if np.Name == name && np.Port == p.Port && corev1.Protocol(protocolOrTCP(np.Protocol)) == p.Protocol {
+			return true
 		}
 	}
 	return false
