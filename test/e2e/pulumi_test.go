@@ -180,8 +180,8 @@ func TestPulumiEstateStack(t *testing.T) {
 	for _, w := range pulumiWorkloads {
 		args.Workloads = append(args.Workloads, pulumiTestWorkload(w))
 	}
-	// One provider, one namespace, two sites, two workloads and the stack itself.
-	const wantResources = 7
+	// The stack itself and its Kubernetes provider, then one resource per object.
+	wantResources := 2 + len(args.Namespaces) + len(args.Sites) + len(args.Workloads)
 
 	ctx := context.Background()
 	stack, home := newPulumiStack(t, ctx, args)
@@ -215,8 +215,10 @@ func TestPulumiEstateStack(t *testing.T) {
 		checkPulumiWorkloadPlaced(t, dev, w)
 	}
 
+	againCtx, cancelAgain := context.WithTimeout(ctx, pulumiOperationTimeout)
+	defer cancelAgain()
 	start = time.Now()
-	again, err := stack.Up(upCtx, optup.ExpectNoChanges())
+	again, err := stack.Up(againCtx, optup.ExpectNoChanges())
 	if err != nil {
 		t.Fatalf("second pulumi up: %v\nstdout:\n%s\nstderr:\n%s", err, again.StdOut, again.StdErr)
 	}
