@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -16,13 +18,13 @@ import (
 const fieldManager = "estatectl"
 
 func newApplyCommand(g *globalOptions) *cobra.Command {
-	var path string
+	var paths []string
 	cmd := &cobra.Command{
 		Use:   "apply -f DIR",
 		Short: "Validate manifests offline, then server-side apply them all or none",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := loadManifests(path)
+			set, err := loadManifests(paths)
 			if err != nil {
 				return err
 			}
@@ -30,10 +32,10 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return applySet(cmd.Context(), c, set, logr.FromContextOrDiscard(cmd.Context()))
+			return applySet(cmd.Context(), c, set, cmd.OutOrStdout(), logr.FromContextOrDiscard(cmd.Context()))
 		},
 	}
-	cmd.Flags().StringVarP(&path, "filename", "f", "", "File or directory of manifests (read recursively).")
+	cmd.Flags().StringArrayVarP(&paths, "filename", "f", nil, "File or directory of manifests, read recursively; repeat to combine several.")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
 }
@@ -42,7 +44,7 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 // go first. Every other object is then applied as a server-side dry run, and
 // only when all of them pass is anything written. So a rejected object never
 // leaves the rest half-applied.
-func applySet(ctx context.Context, c client.Client, set *manifest.Set, log logr.Logger) error {
+func applySet(ctx context.Context, c client.Client, set *manifest.Set, out io.Writer, log logr.Logger) error {
 	start := time.Now()
 	var rest []manifest.Object
 	for _, obj := range set.Objects {
@@ -62,6 +64,12 @@ func applySet(ctx context.Context, c client.Client, set *manifest.Set, log logr.
 	for _, obj := range rest {
 		if err := applyObject(ctx, c, obj, false); err != nil {
 			return err
+		}
+	}
+	if out != nil {
+		for _, obj := range set.Objects {
+			u := obj.Object
+			fmt.Fprintf(out, "%s/%s serverside-applied\n", strings.ToLower(u.GetKind()), objectName(u.GetNamespace(), u.GetName()))
 		}
 	}
 	log.Info("Applied manifests", "objects", len(set.Objects), "elapsed", time.Since(start).Round(time.Millisecond).String())

@@ -61,7 +61,11 @@ func newDevUpCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			kubeconfig := session.cp.Management.KubeconfigPath
-			fmt.Fprintf(cmd.OutOrStdout(), "\nThe local control plane is up. In another shell:\n\n    export KUBECONFIG=%s\n    kubectl get hostingsites,workloads -A\n    estatectl apply -f examples/estate\n\nPress Ctrl-C, or run `estatectl dev down`, to stop it.\n", kubeconfig)
+			self := "estatectl"
+			if exe, err := os.Executable(); err == nil {
+				self = exe
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "\nThe local control plane is up. In another shell:\n\n    export KUBECONFIG=%s\n    export PATH=%s:$PATH   # the kubectl built with the control plane, and estatectl\n    estatectl apply -f examples/estate\n    kubectl get hostingsites,workloads -A\n\nPress Ctrl-C, or run `%s dev down`, to stop it.\n", kubeconfig, g.binDir, self)
 
 			var runErr error
 			select {

@@ -25,7 +25,7 @@ import (
 
 func newDevRunCommand(g *globalOptions) *cobra.Command {
 	var (
-		path    string
+		paths   []string
 		output  string
 		timeout time.Duration
 		keep    bool
@@ -44,11 +44,11 @@ table and an audit summary, and stops everything it started.`,
 			log := ctrl.Log.WithName("dev")
 
 			// Validate before starting anything, so bad input costs nothing.
-			set, err := loadManifests(path)
+			set, err := loadManifests(paths)
 			if err != nil {
 				return err
 			}
-			log.Info("Validated manifests", "path", path, "sites", len(set.Sites), "workloads", len(set.Workloads))
+			log.Info("Validated manifests", "paths", paths, "sites", len(set.Sites), "workloads", len(set.Workloads))
 
 			runDir, err := os.MkdirTemp("", "estate-run-")
 			if err != nil {
@@ -66,7 +66,7 @@ table and an audit summary, and stops everything it started.`,
 				return err
 			}
 			runErr := func() error {
-				if err := applySet(ctx, session.client, set, log); err != nil {
+				if err := applySet(ctx, session.client, set, nil, log); err != nil {
 					return err
 				}
 				waitCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -143,7 +143,7 @@ table and an audit summary, and stops everything it started.`,
 			return errors.Join(runErr, stopErr)
 		},
 	}
-	cmd.Flags().StringVarP(&path, "filename", "f", "", "File or directory of manifests (read recursively).")
+	cmd.Flags().StringArrayVarP(&paths, "filename", "f", nil, "File or directory of manifests, read recursively; repeat to combine several.")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "Maximum wait for every workload to get a placement decision.")
 	cmd.Flags().BoolVar(&keep, "keep", false, "Keep the state directory (etcd data, logs) after stopping.")
 	_ = cmd.MarkFlagRequired("filename")
@@ -247,7 +247,7 @@ func waitForEnclaves(ctx context.Context, c client.Reader, log logr.Logger) erro
 			if ready == nil || ready.Status != "True" || ready.ObservedGeneration != e.Generation {
 				state := "not verified yet"
 				if ready != nil {
-					state = ready.Reason
+					state = "not Ready yet, last check: " + ready.Reason
 				}
 				pending = append(pending, e.Name+" ("+state+")")
 			}

@@ -21,7 +21,7 @@ func newExplainCommand(g *globalOptions) *cobra.Command {
 	}
 	var (
 		namespace string
-		path      string
+		paths     []string
 		output    string
 	)
 	workload := &cobra.Command{
@@ -35,8 +35,8 @@ offline first, as plan does.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var w *estatev1.Workload
 			var err error
-			if path != "" {
-				w, err = plannedWorkload(path, namespace, args[0])
+			if len(paths) > 0 {
+				w, err = plannedWorkload(paths, namespace, args[0])
 			} else {
 				w, err = liveWorkload(cmd, g, namespace, args[0])
 			}
@@ -53,7 +53,7 @@ offline first, as plan does.`,
 		},
 	}
 	workload.Flags().StringVarP(&namespace, "namespace", "n", "", "Namespace of the workload; may be omitted when the name is unique.")
-	workload.Flags().StringVarP(&path, "filename", "f", "", "Place these manifests offline and explain from them instead of the server.")
+	workload.Flags().StringArrayVarP(&paths, "filename", "f", nil, "Place these manifests offline and explain from them instead of the server; repeat to combine several.")
 	addOutputFlag(workload, &output)
 	explain.AddCommand(workload)
 	return explain
@@ -78,8 +78,8 @@ func liveWorkload(cmd *cobra.Command, g *globalOptions, namespace, name string) 
 	return pickWorkload(workloads, name)
 }
 
-func plannedWorkload(path, namespace, name string) (*estatev1.Workload, error) {
-	set, err := loadManifests(path)
+func plannedWorkload(paths []string, namespace, name string) (*estatev1.Workload, error) {
+	set, err := loadManifests(paths)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func plannedWorkload(path, namespace, name string) (*estatev1.Workload, error) {
 				return &workloads[i], nil
 			}
 		}
-		return nil, fmt.Errorf("workload %s/%s not found in %s", namespace, name, path)
+		return nil, fmt.Errorf("workload %s/%s not found in %s", namespace, name, strings.Join(paths, ", "))
 	}
 	return pickWorkload(workloads, name)
 }

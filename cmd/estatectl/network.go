@@ -70,7 +70,10 @@ type segmentationReport struct {
 }
 
 func newNetworkPlanCommand(g *globalOptions) *cobra.Command {
-	var path, output string
+	var (
+		paths  []string
+		output string
+	)
 	cmd := &cobra.Command{
 		Use:   "plan -f DIR",
 		Short: "Place, address and segment manifests offline, and prove the result",
@@ -79,7 +82,7 @@ compiles the zone matrix and flows into every enforcement point and proves
 the Kubernetes policies against the intent. No server is contacted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := loadManifests(path)
+			set, err := loadManifests(paths)
 			if err != nil {
 				return err
 			}
@@ -90,7 +93,7 @@ the Kubernetes policies against the intent. No server is contacted.`,
 			return printNetworkReport(cmd.OutOrStdout(), output, report)
 		},
 	}
-	cmd.Flags().StringVarP(&path, "filename", "f", "", "File or directory of manifests (read recursively).")
+	cmd.Flags().StringArrayVarP(&paths, "filename", "f", nil, "File or directory of manifests, read recursively; repeat to combine several.")
 	_ = cmd.MarkFlagRequired("filename")
 	addOutputFlag(cmd, &output)
 	return cmd

@@ -59,6 +59,8 @@ func shortReason(p *estatev1.Placement) string {
 	switch {
 	case p.Site == "" && p.Reason == estatev1.ReasonUnknownSite:
 		return p.Message
+	case p.Site == "" && len(p.Sites) == 0:
+		return p.Reason + ": " + p.Message
 	case p.Site == "":
 		return p.Reason + ": " + filterCounts(p)
 	case p.Tier == estatev1.TierPublicCloud:

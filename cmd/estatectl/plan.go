@@ -21,7 +21,7 @@ type reader = client.Reader
 
 func newPlanCommand(g *globalOptions) *cobra.Command {
 	var (
-		path   string
+		paths  []string
 		output string
 		at     string
 	)
@@ -38,7 +38,7 @@ contacted and nothing is applied.`,
 			if err != nil {
 				return err
 			}
-			set, err := loadManifests(path)
+			set, err := loadManifests(paths)
 			if err != nil {
 				return err
 			}
@@ -50,7 +50,7 @@ contacted and nothing is applied.`,
 			return printers.Print(cmd.OutOrStdout(), output, placementTable(rows), rows)
 		},
 	}
-	cmd.Flags().StringVarP(&path, "filename", "f", "", "File or directory of manifests (read recursively).")
+	cmd.Flags().StringArrayVarP(&paths, "filename", "f", nil, "File or directory of manifests, read recursively; repeat to combine several.")
 	cmd.Flags().StringVar(&at, "at", "", "Place as of this date (YYYY-MM-DD) instead of today, to see which cloud-first exceptions will have expired.")
 	_ = cmd.MarkFlagRequired("filename")
 	addOutputFlag(cmd, &output)
@@ -68,10 +68,19 @@ func parseAt(at string) (time.Time, error) {
 	return t, nil
 }
 
-func loadManifests(path string) (*manifest.Set, error) {
-	objs, err := manifest.Load(path)
-	if err != nil {
-		return nil, err
+// loadManifests reads and validates every file or directory given, as one
+// set, so a new workload can be planned against an existing estate.
+func loadManifests(paths []string) (*manifest.Set, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no manifests given: pass -f with a file or directory")
+	}
+	var objs []manifest.Object
+	for _, path := range paths {
+		loaded, err := manifest.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, loaded...)
 	}
 	return manifest.Decode(objs)
 }

@@ -114,6 +114,9 @@ func (g *globalOptions) restConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading kubeconfig: %w; start a local control plane with `estatectl dev up` or pass --kubeconfig", err)
 	}
+	// client-go's default of 5 requests a second makes applying an estate
+	// of a few dozen objects take seconds.
+	cfg.QPS, cfg.Burst = 50, 100
 	return cfg, nil
 }
 
