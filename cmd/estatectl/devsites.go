@@ -25,7 +25,8 @@ import (
 // siteClusterReconciler gives every Kubernetes-backed HostingSite of the
 // local control plane its own kube-apiserver and kube-controller-manager,
 // sharing the one etcd, and writes the kubeconfig Secret the site refers to.
-// It stands in for the real clusters a department would connect.
+// The local clusters take the place of the real clusters a department
+// would connect.
 type siteClusterReconciler struct {
 	client client.Client
 	cp     *localcp.ControlPlane

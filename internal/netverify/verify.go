@@ -37,7 +37,7 @@ type Difference struct {
 	To       string `json:"to"`
 	Protocol string `json:"protocol"`
 	Port     int32  `json:"port"`
-	// Expected is what the intent allows; Allowed is what the policy does.
+	// Expected is the intent's verdict and Allowed the policy's.
 	Expected bool   `json:"expected"`
 	Allowed  bool   `json:"allowed"`
 	Reason   string `json:"reason"`
@@ -183,10 +183,11 @@ func probePorts(in segmentation.Intent) []reachability.PortProtocol {
 	return out
 }
 
-// expected is the intent: a connection is allowed only by a declared,
-// compiled flow of the source (to the destination workload, its zone, or
-// the external network it belongs to), by DNS to the cluster DNS, or by an
-// exposure the zone matrix allows. Nothing reaches the metadata address.
+// expected returns the intent's verdict. A connection is allowed only by a
+// declared, compiled flow of the source, by DNS to the cluster DNS, or by
+// an exposure the zone matrix allows. A flow reaches the destination
+// workload, its zone, or the external network it belongs to. Nothing
+// reaches the metadata address.
 func expected(in segmentation.Intent, refused map[string]bool, src, dst endpoint, p reachability.PortProtocol) bool {
 	switch {
 	case dst.kind == "metadata":

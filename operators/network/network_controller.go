@@ -1,7 +1,8 @@
-// Package network holds the network operator: it keeps the department
-// network's address plan in the Network status, compiles the zone matrix
-// and declared flows into policy, applies the Kubernetes policies to the
-// management cluster, and reports each workload's addresses and flows.
+// Package network holds the network operator. It keeps the department
+// network's address plan in the Network status and compiles the zone
+// matrix and declared flows into policy. It applies the Kubernetes
+// policies to the management cluster and reports each workload's
+// addresses and flows.
 package network
 
 import (
@@ -36,7 +37,7 @@ const FieldManager = "estate-network"
 var clusterNetworkPolicyGVK = schema.GroupVersionKind{Group: "policy.networking.k8s.io", Version: "v1alpha2", Kind: "ClusterNetworkPolicy"}
 
 // Reconciler reconciles the Network. Every workload and site change maps to
-// the Network, so one reconcile sees the whole estate: allocation is
+// the Network, so one reconcile covers the whole estate. Allocation is
 // computed over all holders at once and written with optimistic
 // concurrency, so no block is handed out twice.
 type Reconciler struct {

@@ -17,9 +17,9 @@ import (
 )
 
 // CloudPlanner plans a cloud site's Pulumi stack (stacks/siteaws) for a
-// workload without a Pulumi engine or credentials: it runs the stack
-// program under Pulumi's mocks with the site's blocks from the address plan
-// and the security groups the segmentation compiler produced.
+// workload without a Pulumi engine or credentials. It runs the stack
+// program under Pulumi's mocks, with the site's blocks from the address
+// plan and the security groups that the segmentation compiler produced.
 type CloudPlanner struct {
 	Client client.Reader
 }
