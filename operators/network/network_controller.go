@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -228,6 +229,9 @@ func (r *Reconciler) reportWorkloads(ctx context.Context, workloads []estatev1.W
 		policies[key] = append(policies[key], np.Name)
 	}
 
+	// A conflict on one workload, whose status another operator wrote a
+	// moment ago, must not hold up the rest: carry on and requeue once.
+	var conflict error
 	for i := range workloads {
 		w := &workloads[i]
 		if !w.DeletionTimestamp.IsZero() {
@@ -254,10 +258,13 @@ func (r *Reconciler) reportWorkloads(ctx context.Context, workloads []estatev1.W
 		}
 		meta.SetStatusCondition(&status.Conditions, cond)
 		if err := patchWorkloadStatus(ctx, r.Client, w, status); err != nil {
-			return err
+			if !apierrors.IsConflict(err) {
+				return err
+			}
+			conflict = err
 		}
 	}
-	return nil
+	return conflict
 }
 
 func rejectedMessage(flows []estatev1.RejectedFlow) string {
