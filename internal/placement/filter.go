@@ -114,6 +114,8 @@ func (r *request) evaluate(s *siteState, buf []byte) (Reason, Score, []byte) {
 		return AccreditationTooLow, Score{}, appendAccreditationMessage(buf, site.Accreditation, w.Classification)
 	}
 
+	// NOTE: a workload below SECRET never lands on an enclave site, even when
+	// only an enclave site offers a capability it requires.
 	if site.Accreditation == Secret && w.Classification != Secret {
 		buf = append(buf, "Accredited to SECRET, so it holds only SECRET workloads and this one is "...)
 		buf = append(buf, w.Classification...)

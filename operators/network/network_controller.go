@@ -142,8 +142,10 @@ func (r *Reconciler) writeNetworkStatus(ctx context.Context, n *estatev1.Network
 	return nil
 }
 
-// applyPolicies server-side applies the compiled Kubernetes policies and
-// deletes those the compiler no longer produces.
+// applyPolicies server-side applies the compiled Kubernetes policies to the
+// management cluster and deletes those the compiler no longer produces.
+// NOTE: member sites receive each workload's NetworkPolicy through the
+// provisioning operator, but not these ClusterNetworkPolicies.
 func (r *Reconciler) applyPolicies(ctx context.Context, out *segmentation.Output) error {
 	wantNP := map[client.ObjectKey]bool{}
 	for i := range out.NetworkPolicies {
