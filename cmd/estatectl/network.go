@@ -22,6 +22,7 @@ import (
 	"github.com/ukhomeoffice/estate/internal/printers"
 	"github.com/ukhomeoffice/estate/internal/segmentation"
 	segapi "github.com/ukhomeoffice/estate/internal/segmentation/fromapi"
+	"github.com/ukhomeoffice/estate/operators/network"
 )
 
 func newNetworkCommand(g *globalOptions) *cobra.Command {
@@ -294,7 +295,7 @@ func newNetworkShowCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := primaryNetwork(cmd.Context(), c)
+			n, err := network.Primary(cmd.Context(), c)
 			if err != nil {
 				return err
 			}
@@ -352,51 +353,24 @@ func verifyLive(ctx context.Context, c client.Client) (netverify.Result, error) 
 // recompiles the declared intent to summarise the enforcement points, and
 // proves the policies applied on the server against that intent.
 func liveNetworkReport(ctx context.Context, c client.Client) (*networkReport, error) {
-	n, err := primaryNetwork(ctx, c)
+	live, err := network.CompileLive(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	var (
-		sites     estatev1.HostingSiteList
-		workloads estatev1.WorkloadList
-		enclaves  estatev1.EnclaveList
-		nps       networkingv1.NetworkPolicyList
-		cnps      v1alpha2.ClusterNetworkPolicyList
+		nps  networkingv1.NetworkPolicyList
+		cnps v1alpha2.ClusterNetworkPolicyList
 	)
-	for _, list := range []client.ObjectList{&sites, &workloads, &enclaves, &nps, &cnps} {
+	for _, list := range []client.ObjectList{&nps, &cnps} {
 		if err := c.List(ctx, list); err != nil {
 			return nil, fmt.Errorf("listing %T: %w", list, err)
 		}
 	}
-	plan := ipamapi.PlanFromStatus(&n.Status)
-	intent := segapi.Intent(n, sites.Items, workloads.Items, enclaves.Items, plan)
+	report := addressReport(live.Network, live.Plan)
+	report.Segmentation = summarise(live.Output)
 	// The compiler's rejections are part of the intent: a rejected flow is
 	// not allowed.
-	out, err := segmentation.Compile(intent)
-	if err != nil {
-		return nil, fmt.Errorf("compiling the declared intent: %w", err)
-	}
-	report := addressReport(n, plan)
-	report.Segmentation = summarise(out)
-	proof := netverify.Verify(intent, out.Rejected, nps.Items, cnps.Items)
+	proof := netverify.Verify(live.Intent, live.Output.Rejected, nps.Items, cnps.Items)
 	report.Segmentation.Proof = &proof
 	return report, nil
-}
-
-func primaryNetwork(ctx context.Context, c client.Client) (*estatev1.Network, error) {
-	list := &estatev1.NetworkList{}
-	if err := c.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("listing networks: %w", err)
-	}
-	if len(list.Items) == 0 {
-		return nil, fmt.Errorf("no Network found: apply one, for example examples/estate/network.yaml")
-	}
-	items := list.Items
-	sort.Slice(items, func(i, j int) bool {
-		if !items[i].CreationTimestamp.Equal(&items[j].CreationTimestamp) {
-			return items[i].CreationTimestamp.Before(&items[j].CreationTimestamp)
-		}
-		return items[i].Name < items[j].Name
-	})
-	return &items[0], nil
 }

@@ -8,7 +8,6 @@ package network
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -98,24 +97,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	return requeueOnConflict(r.reportWorkloads(ctx, workloads.Items, plan, problems, out))
 }
 
-// isPrimary reports whether n is the network the estate uses: the oldest,
-// then first by name. Any other Network is marked not ready.
+// isPrimary reports whether n is the network the estate uses, and marks
+// any other Network not ready.
 func (r *Reconciler) isPrimary(ctx context.Context, n *estatev1.Network) (bool, error) {
-	list := &estatev1.NetworkList{}
-	if err := r.Client.List(ctx, list); err != nil {
+	primary, err := Primary(ctx, r.Client)
+	if err != nil {
 		return false, err
 	}
-	items := list.Items
-	sort.Slice(items, func(i, j int) bool {
-		if !items[i].CreationTimestamp.Equal(&items[j].CreationTimestamp) {
-			return items[i].CreationTimestamp.Before(&items[j].CreationTimestamp)
-		}
-		return items[i].Name < items[j].Name
-	})
-	if len(items) == 0 || items[0].Name == n.Name {
+	if primary.Name == n.Name {
 		return true, nil
 	}
-	msg := fmt.Sprintf("The estate has one network and it is %s; delete this Network or merge it into that one.", items[0].Name)
+	msg := fmt.Sprintf("The estate has one network and it is %s. Delete this Network or merge it into that one.", primary.Name)
 	return false, r.writeNetworkStatus(ctx, n, nil, metav1.ConditionFalse, "NotPrimary", msg)
 }
 

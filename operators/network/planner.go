@@ -11,7 +11,6 @@ import (
 	estatev1 "github.com/ukhomeoffice/estate/crds/v1alpha1"
 	ipamapi "github.com/ukhomeoffice/estate/internal/ipam/fromapi"
 	"github.com/ukhomeoffice/estate/internal/segmentation"
-	segapi "github.com/ukhomeoffice/estate/internal/segmentation/fromapi"
 	modseg "github.com/ukhomeoffice/estate/modules/segmentation"
 	"github.com/ukhomeoffice/estate/stacks/siteaws"
 )
@@ -27,25 +26,11 @@ type CloudPlanner struct {
 // Plan returns the site network, the PSN attachment and the workload's own
 // security group with its rules, as the stack would declare them.
 func (p CloudPlanner) Plan(ctx context.Context, site *estatev1.HostingSite, w *estatev1.Workload) ([]estatev1.PlannedResource, error) {
-	n, err := primary(ctx, p.Client)
+	live, err := CompileLive(ctx, p.Client)
 	if err != nil {
 		return nil, err
 	}
-	var (
-		sites     estatev1.HostingSiteList
-		workloads estatev1.WorkloadList
-		enclaves  estatev1.EnclaveList
-	)
-	for _, list := range []client.ObjectList{&sites, &workloads, &enclaves} {
-		if err := p.Client.List(ctx, list); err != nil {
-			return nil, fmt.Errorf("listing %T: %w", list, err)
-		}
-	}
-	plan := ipamapi.PlanFromStatus(&n.Status)
-	out, err := segmentation.Compile(segapi.Intent(n, sites.Items, workloads.Items, enclaves.Items, plan))
-	if err != nil {
-		return nil, fmt.Errorf("compiling segmentation: %w", err)
-	}
+	n, plan, out := live.Network, live.Plan, live.Output
 
 	args := siteaws.SiteArgs{Site: site.Name, Subnets: map[string]string{}, Tags: map[string]string{"estate.homeoffice.gov.uk/site": site.Name}}
 	for _, sb := range plan.Sites {
@@ -164,22 +149,4 @@ func firstIPv4(cidrs []string) string {
 		}
 	}
 	return ""
-}
-
-func primary(ctx context.Context, c client.Reader) (*estatev1.Network, error) {
-	list := &estatev1.NetworkList{}
-	if err := c.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("listing networks: %w", err)
-	}
-	if len(list.Items) == 0 {
-		return nil, fmt.Errorf("no Network exists, so a cloud site has no address plan to build its stack from")
-	}
-	items := list.Items
-	sort.Slice(items, func(i, j int) bool {
-		if !items[i].CreationTimestamp.Equal(&items[j].CreationTimestamp) {
-			return items[i].CreationTimestamp.Before(&items[j].CreationTimestamp)
-		}
-		return items[i].Name < items[j].Name
-	})
-	return &items[0], nil
 }
