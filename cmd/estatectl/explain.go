@@ -98,8 +98,8 @@ func plannedWorkload(paths []string, namespace, name string) (*estatev1.Workload
 	return pickWorkload(workloads, name)
 }
 
-// pickWorkload finds a workload by name across namespaces and asks for
-// --namespace when the name is ambiguous.
+// pickWorkload finds a workload by name across namespaces. An ambiguous
+// name returns an error that lists the namespaces and suggests --namespace.
 func pickWorkload(workloads []estatev1.Workload, name string) (*estatev1.Workload, error) {
 	var found []*estatev1.Workload
 	for i := range workloads {

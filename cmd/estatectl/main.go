@@ -1,5 +1,5 @@
-// Command estatectl is the estate CLI: it runs the local control plane,
-// places manifests offline, explains placement decisions and answers
+// Command estatectl is the estate CLI. It runs the local control plane,
+// places manifests offline, explains placement decisions and runs
 // auditors' queries.
 package main
 

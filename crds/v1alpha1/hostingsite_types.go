@@ -44,8 +44,8 @@ type HostingSiteSpec struct {
 	// +kubebuilder:validation:MaxItems=16
 	Capabilities []Capability `json:"capabilities,omitempty"`
 
-	// capacity is what the site can hold in total. Placement reserves each
-	// workload's resources against it.
+	// capacity is the site's total CPU, memory and workload slots.
+	// Placement reserves each workload's resources against it.
 	// +required
 	Capacity SiteCapacity `json:"capacity"`
 
@@ -57,13 +57,13 @@ type HostingSiteSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	CostWeight int32 `json:"costWeight,omitempty"`
 
-	// unschedulable cordons the site: no workload is placed on it, and the
+	// unschedulable cordons the site. No workload is placed on it, and the
 	// workloads on it move to another eligible site. A workload with nowhere
-	// else to go stays and says so in its SiteAvailable condition.
+	// else to go stays, and its SiteAvailable condition reports it.
 	// +optional
 	Unschedulable bool `json:"unschedulable,omitempty"`
 
-	// connection says how to reach the site's own control plane.
+	// connection holds the credentials of the site's own control plane.
 	// +optional
 	Connection *SiteConnection `json:"connection,omitempty"`
 }

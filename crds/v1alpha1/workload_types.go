@@ -312,8 +312,8 @@ type WorkloadStatus struct {
 	// +optional
 	Network *WorkloadNetwork `json:"network,omitempty"`
 
-	// provisioning is what was applied to the workload's site, or planned
-	// for a cloud site.
+	// provisioning records the objects applied to the workload's site, or
+	// the resources planned for a cloud site.
 	// +optional
 	Provisioning *Provisioning `json:"provisioning,omitempty"`
 

@@ -31,7 +31,8 @@ const (
 // Unplaced is the tier column for workloads with no site.
 const Unplaced = "Unplaced"
 
-// PlacementReport is the answer to "where does everything run, and is that allowed?".
+// PlacementReport is the result of the auditor's question "where does
+// everything run, and is that allowed?".
 type PlacementReport struct {
 	// Summary counts workloads by classification and tier.
 	Summary []SummaryRow `json:"summary"`

@@ -380,7 +380,7 @@ func TestEnclaveOnLocalSites(t *testing.T) {
 		name := "enclave-tier2-isolate-home-office"
 		policy := &v1alpha2.ClusterNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		// A deletion that lands between a reconcile's verification and its
-		// apply is repaired before any verification sees it, so delete
+		// apply is repaired before any verification reads it, so delete
 		// again until a verification catches the policy missing.
 		var c *metav1.Condition
 		for attempt := 1; c == nil; attempt++ {

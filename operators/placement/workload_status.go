@@ -30,7 +30,7 @@ func setPlaced(status *estatev1.WorkloadStatus, generation int64, s metav1.Condi
 }
 
 // applyDecision writes the decision into status. A stranded workload keeps
-// its site although the engine found none, and SiteAvailable says why.
+// its site although the engine found none, and SiteAvailable gives the reason.
 func applyDecision(status *estatev1.WorkloadStatus, generation int64, d placement.Decision, stranded bool, site *estatev1.HostingSite) {
 	status.Placement = fromapi.Placement(d)
 	if stranded && site != nil {

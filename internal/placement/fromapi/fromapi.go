@@ -80,7 +80,7 @@ func Sites(list []estatev1.HostingSite, enclaves []estatev1.Enclave, exclude str
 }
 
 // Workload converts a Workload. It fails only when the exception's expiry
-// does not parse, which the API schema normally prevents.
+// does not parse, which the schema's date format rejects at the API.
 func Workload(w *estatev1.Workload) (placement.Workload, error) {
 	pw := placement.Workload{
 		Namespace:            w.Namespace,
